@@ -1,0 +1,57 @@
+"""Entry point of the ``chainplug`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from ..errors import ChainplugError
+from ._output import EXIT_USAGE, report_error
+
+# One module per command group; each defines register(subparsers, common).
+COMMAND_MODULES: tuple[str, ...] = ("_envelope_cmds", "_demo")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (cheap: no heavy imports happen here)."""
+    parser = argparse.ArgumentParser(
+        prog="chainplug",
+        description=(
+            "Move Ethereum-style keys from secp256k1 to ML-DSA-87 with zero downtime: composite "
+            "envelopes, verifiers, key migration. Exit codes: 0 ok, 1 rejected, 2 bad input or usage."
+        ),
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ChainplugError as exc:
+        return report_error(exc, as_json=getattr(args, "json", False))
+    except KeyboardInterrupt:
+        sys.stderr.write("chainplug: interrupted\n")
+        return 130
+    except OSError as exc:
+        # File problems are the user's input problems; say which file, not a traceback.
+        sys.stderr.write(f"chainplug: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

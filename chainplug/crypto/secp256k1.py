@@ -1,0 +1,137 @@
+"""secp256k1 in Ethereum's recoverable form (r, s, y_parity), over libsecp256k1 via coincurve.
+
+Raw primitive: application code should sign and verify through envelopes (chainplug.envelope),
+not call these directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import coincurve
+
+from ..constants import CLASSICAL_SIGNATURE_BYTES, SECP256K1_HALF_N, SECP256K1_N, SECP256K1_SECRET_BYTES
+from ..errors import InvalidKey, InvalidSignature, Reason
+from ..types import Address, Hash32
+from .keccak import keccak256
+from .zeroize import zeroize
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverableSignature:
+    """An Ethereum ECDSA signature. Constructed only with 0 < r < n, 0 < s <= n/2, y_parity in {0,1}."""
+
+    r: int
+    """x coordinate of the nonce point, mod n."""
+    s: int
+    """Low-s value (EIP-2)."""
+    y_parity: int
+    """Parity of the nonce point's y coordinate: 0 or 1."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.r < SECP256K1_N:
+            raise InvalidSignature("classical signature r is out of range")
+        if not 0 < self.s < SECP256K1_N:
+            raise InvalidSignature("classical signature s is out of range")
+        if self.s > SECP256K1_HALF_N:
+            raise InvalidSignature("classical signature has high s (EIP-2)", reason=Reason.HIGH_S)
+        if self.y_parity not in (0, 1):
+            raise InvalidSignature("classical signature y_parity must be 0 or 1")
+
+    def to_bytes(self) -> bytes:
+        """Canonical 65 bytes: r (32, big-endian) || s (32, big-endian) || y_parity (1)."""
+        return self.r.to_bytes(32, "big") + self.s.to_bytes(32, "big") + bytes((self.y_parity,))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RecoverableSignature:
+        """Parse the canonical 65-byte form."""
+        if len(data) != CLASSICAL_SIGNATURE_BYTES:
+            raise InvalidSignature("classical signature must be 65 bytes")
+        return cls(int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big"), data[64])
+
+
+def public_key_to_address(public_key_64: bytes) -> Address:
+    """Ethereum address of an uncompressed public key given as x || y (64 bytes)."""
+    return Address(keccak256(public_key_64)[12:])
+
+
+def recover_public_key(digest: Hash32, signature: RecoverableSignature) -> bytes:
+    """Recover the signer's 64-byte public key (x || y). Raises :class:`InvalidSignature`."""
+    # libsecp256k1 wants the 65-byte compact form with recid last; low-s was enforced by the
+    # RecoverableSignature constructor, so malleated signatures never reach this point.
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(signature.to_bytes(), digest, hasher=None)
+    except Exception as exc:  # coincurve raises a bare Exception for unrecoverable signatures
+        raise InvalidSignature("classical signature does not recover to a public key") from exc
+    return bytes(pub.format(compressed=False)[1:])
+
+
+def recover_address(digest: Hash32, signature: RecoverableSignature) -> Address:
+    """Recover the signer's address from a digest and a low-s signature."""
+    return public_key_to_address(recover_public_key(digest, signature))
+
+
+class Secp256k1PrivateKey:
+    """A secp256k1 signing key. Holds its secret in a bytearray so :meth:`destroy` can wipe it.
+
+    # NOTE: libsecp256k1 (through coincurve) keeps its own copy of the secret while a handle exists;
+    # destroy() drops that handle, but cannot wipe memory inside the C library or interpreter.
+    """
+
+    __slots__ = ("_handle", "_public_key", "_secret")
+
+    def __init__(self, secret: bytes | bytearray) -> None:
+        if len(secret) != SECP256K1_SECRET_BYTES:
+            raise InvalidKey("secp256k1 secret must be 32 bytes")
+        value = int.from_bytes(secret, "big")
+        if not 0 < value < SECP256K1_N:
+            raise InvalidKey("secp256k1 secret is out of range")
+        self._secret = bytearray(secret)
+        self._handle: coincurve.PrivateKey | None = coincurve.PrivateKey(bytes(self._secret))
+        self._public_key = bytes(self._handle.public_key.format(compressed=False)[1:])
+
+    @classmethod
+    def generate(cls) -> Secp256k1PrivateKey:
+        """A fresh key from the OS CSPRNG (via libsecp256k1's key generation)."""
+        return cls(coincurve.PrivateKey().secret)
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        """Uncompressed public key x || y, 64 bytes."""
+        return self._public_key
+
+    @property
+    def address(self) -> Address:
+        """The Ethereum address of this key."""
+        return public_key_to_address(self._public_key)
+
+    def secret_bytes(self) -> bytes:
+        """The 32-byte secret. Dangerous: only for sealing into a keystore."""
+        self._require_live()
+        return bytes(self._secret)
+
+    def sign_digest(self, digest: Hash32) -> RecoverableSignature:
+        """Sign a 32-byte digest (RFC 6979 deterministic nonce, low-s as libsecp256k1 produces)."""
+        handle = self._require_live()
+        if len(digest) != 32:
+            raise InvalidKey("digest must be 32 bytes")
+        raw = handle.sign_recoverable(digest, hasher=None)
+        return RecoverableSignature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64])
+
+    def destroy(self) -> None:
+        """Wipe our copy of the secret and drop the library handle. The key is unusable afterwards."""
+        zeroize(self._secret)
+        self._handle = None
+
+    @property
+    def destroyed(self) -> bool:
+        """True once :meth:`destroy` has run."""
+        return self._handle is None
+
+    def _require_live(self) -> coincurve.PrivateKey:
+        if self._handle is None:
+            raise InvalidKey("secp256k1 key has been destroyed")
+        return self._handle
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Secp256k1PrivateKey(address=0x{self.address.hex()})"

@@ -1,0 +1,27 @@
+"""chainplug.envelope — composite envelope v1: build, encode, strict decode (docs/envelope-v1.md).
+
+Imports only chainplug.crypto and the root modules (constants, errors, types). Entry points:
+:class:`CompositeAccount` (signing), :func:`decode_envelope` / :class:`Envelope` (format),
+:func:`decode_transaction` (the classical part), :func:`message_representative` (M').
+"""
+
+from .account import CompositeAccount, SignedComposite, unsigned_from_dict
+from .codec import Envelope, decode_envelope, is_envelope
+from .message import MPRIME_BYTES, classical_signature_hash, message_representative
+from .transaction import TX_TYPE_LEGACY, SignedTransaction, UnsignedTransaction, decode_transaction
+
+__all__ = [
+    "MPRIME_BYTES",
+    "TX_TYPE_LEGACY",
+    "CompositeAccount",
+    "Envelope",
+    "SignedComposite",
+    "SignedTransaction",
+    "UnsignedTransaction",
+    "classical_signature_hash",
+    "decode_envelope",
+    "decode_transaction",
+    "is_envelope",
+    "message_representative",
+    "unsigned_from_dict",
+]

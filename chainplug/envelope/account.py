@@ -1,0 +1,246 @@
+"""CompositeAccount: one Ethereum account that signs with secp256k1 and ML-DSA-87 together.
+
+``sign_transaction`` returns the stock raw transaction (what legacy nodes and eth-account read) and
+the composite envelope (what upgraded verifiers check). The classical transaction carries the
+weak-non-separability artifact (RFC 9955): an EIP-2930 access-list entry (artifact address, [key id])
+inside what the classical key signs, so a stripped EIP-1559 transaction is still recognisable as
+hybrid-originated. Legacy EIP-155 transactions have no access list and therefore no artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from ..constants import (
+    ACCESS_LIST_ADDRESS_GAS,
+    ACCESS_LIST_STORAGE_KEY_GAS,
+    SUITE_LABEL,
+    TX_TYPE_EIP1559,
+    WNS_ARTIFACT_ADDRESS,
+)
+from ..crypto.pqc import MLDSA87SigningKey, PQCBackend, get_backend
+from ..crypto.secp256k1 import Secp256k1PrivateKey
+from ..errors import MalformedTransaction
+from ..types import Address, Hash32, KeyId
+from .codec import Envelope
+from .message import classical_signature_hash, message_representative
+from .transaction import (
+    TX_TYPE_LEGACY,
+    AccessList,
+    SignedTransaction,
+    UnsignedTransaction,
+    decode_transaction,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedComposite:
+    """Result of composite signing."""
+
+    raw_transaction: bytes
+    """Stock signed Ethereum transaction: send it with eth_sendRawTransaction."""
+    envelope: bytes
+    """Canonical composite envelope v1 (classical transaction + ML-DSA-87 part)."""
+    tx_hash: Hash32
+    """keccak256(raw_transaction), the hash nodes report."""
+    transaction: SignedTransaction
+    """The decoded classical transaction."""
+
+
+def _as_int(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise MalformedTransaction(f"transaction field {name} must be an integer")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, str):
+        try:
+            result = int(value, 16) if value.lower().startswith("0x") else int(value)
+        except ValueError as exc:
+            raise MalformedTransaction(f"transaction field {name} is not a number") from exc
+    else:
+        raise MalformedTransaction(f"transaction field {name} must be an integer")
+    if result < 0:
+        raise MalformedTransaction(f"transaction field {name} must not be negative")
+    return result
+
+
+def _as_bytes(value: Any, name: str) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        text = value[2:] if value.lower().startswith("0x") else value
+        try:
+            return bytes.fromhex(text)
+        except ValueError as exc:
+            raise MalformedTransaction(f"transaction field {name} is not hex") from exc
+    raise MalformedTransaction(f"transaction field {name} must be bytes or a hex string")
+
+
+def _access_list(value: Any) -> AccessList:
+    entries = []
+    for entry in value or ():
+        if isinstance(entry, Mapping):
+            address, keys = entry.get("address"), entry.get("storageKeys", ())
+        else:
+            address, keys = entry
+        entries.append((_as_bytes(address, "accessList address"), tuple(_as_bytes(k, "storage key") for k in keys)))
+    return tuple(entries)
+
+
+def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
+    """Build the unsigned transaction from an eth-account / web3.py style dict.
+
+    Keys: chainId, nonce, gas, to, value, data, and either maxFeePerGas + maxPriorityFeePerGas
+    (EIP-1559, the default) or gasPrice (legacy EIP-155). ``type`` may be given as 2 or 0.
+    """
+    known = {"chainId", "nonce", "gas", "to", "value", "data", "input", "maxFeePerGas",
+             "maxPriorityFeePerGas", "gasPrice", "accessList", "type", "from"}  # fmt: skip
+    unknown = set(tx) - known
+    if unknown:
+        raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
+    if "chainId" not in tx:
+        raise MalformedTransaction("transaction needs a chainId (EIP-155 replay protection)")
+    legacy = "gasPrice" in tx
+    declared = tx.get("type")
+    if declared is not None:
+        kind = _as_int(declared, "type")
+        if kind not in (TX_TYPE_EIP1559, TX_TYPE_LEGACY):
+            raise MalformedTransaction("only type 2 (EIP-1559) and legacy (EIP-155) transactions are signed")
+        legacy = kind == TX_TYPE_LEGACY
+    for name in ("nonce", "gas"):
+        if name not in tx:
+            raise MalformedTransaction(f"transaction needs {name}")
+    to = _as_bytes(tx.get("to") or b"", "to")
+    if len(to) not in (0, 20):
+        raise MalformedTransaction("to must be a 20-byte address")
+    common: dict[str, Any] = dict(
+        chain_id=_as_int(tx["chainId"], "chainId"),
+        nonce=_as_int(tx["nonce"], "nonce"),
+        gas=_as_int(tx["gas"], "gas"),
+        to=to,
+        value=_as_int(tx.get("value", 0), "value"),
+        data=_as_bytes(tx.get("data", tx.get("input", b"")), "data"),
+    )
+    if common["chain_id"] == 0:
+        raise MalformedTransaction("chainId must be positive")
+    if legacy:
+        if tx.get("accessList"):
+            raise MalformedTransaction("legacy transactions cannot carry an access list")
+        return UnsignedTransaction(tx_type=TX_TYPE_LEGACY, gas_price=_as_int(tx["gasPrice"], "gasPrice"), **common)
+    for name in ("maxFeePerGas", "maxPriorityFeePerGas"):
+        if name not in tx:
+            raise MalformedTransaction(f"EIP-1559 transaction needs {name}")
+    return UnsignedTransaction(
+        tx_type=TX_TYPE_EIP1559,
+        max_fee_per_gas=_as_int(tx["maxFeePerGas"], "maxFeePerGas"),
+        max_priority_fee_per_gas=_as_int(tx["maxPriorityFeePerGas"], "maxPriorityFeePerGas"),
+        access_list=_access_list(tx.get("accessList")),
+        **common,
+    )
+
+
+def with_artifact(unsigned: UnsignedTransaction, artifact_address: bytes, key_id: KeyId) -> UnsignedTransaction:
+    """Add the WNS artifact entry (and its EIP-2930 intrinsic gas) unless it is already present."""
+    if unsigned.tx_type != TX_TYPE_EIP1559:
+        return unsigned
+    for address, keys in unsigned.access_list:
+        if address == artifact_address and key_id in keys:
+            return unsigned
+    entry = (bytes(artifact_address), (bytes(key_id),))
+    extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
+    return UnsignedTransaction(
+        tx_type=unsigned.tx_type,
+        chain_id=unsigned.chain_id,
+        nonce=unsigned.nonce,
+        gas=unsigned.gas + extra_gas,
+        to=unsigned.to,
+        value=unsigned.value,
+        data=unsigned.data,
+        max_priority_fee_per_gas=unsigned.max_priority_fee_per_gas,
+        max_fee_per_gas=unsigned.max_fee_per_gas,
+        access_list=(*unsigned.access_list, entry),
+    )
+
+
+class CompositeAccount:
+    """An account holding a secp256k1 key and an ML-DSA-87 key; signs composite transactions.
+
+    Shaped like eth-account's ``LocalAccount`` where that makes sense (``address`` is checksummed).
+    """
+
+    def __init__(
+        self,
+        classical: Secp256k1PrivateKey,
+        pqc: MLDSA87SigningKey,
+        *,
+        artifact_address: bytes = WNS_ARTIFACT_ADDRESS,
+        include_public_key: bool = True,
+    ) -> None:
+        if len(artifact_address) != 20:
+            raise MalformedTransaction("artifact address must be 20 bytes")
+        self._classical = classical
+        self._pqc = pqc
+        self._artifact_address = bytes(artifact_address)
+        self._include_public_key = include_public_key
+        self._key_id = pqc.key_id
+
+    @classmethod
+    def generate(cls, *, backend: PQCBackend | None = None, **options: Any) -> CompositeAccount:
+        """Fresh secp256k1 and ML-DSA-87 keys from the OS CSPRNG."""
+        pqc_backend = backend or get_backend()
+        return cls(Secp256k1PrivateKey.generate(), pqc_backend.mldsa87_generate(), **options)
+
+    @classmethod
+    def from_keys(
+        cls, secp256k1_secret: bytes, mldsa_seed: bytes, *, backend: PQCBackend | None = None, **options: Any
+    ) -> CompositeAccount:
+        """Rebuild an account from a 32-byte secp256k1 secret and a 32-byte ML-DSA-87 seed."""
+        pqc_backend = backend or get_backend()
+        return cls(Secp256k1PrivateKey(secp256k1_secret), pqc_backend.mldsa87_from_seed(mldsa_seed), **options)
+
+    @property
+    def address(self) -> str:
+        """EIP-55 checksummed address."""
+        return str(to_checksum_address(self._classical.address))
+
+    @property
+    def address_bytes(self) -> Address:
+        return self._classical.address
+
+    @property
+    def key_id(self) -> KeyId:
+        """keccak256 of the ML-DSA-87 public key: the registry commitment."""
+        return self._key_id
+
+    @property
+    def pqc_public_key(self) -> bytes:
+        """Raw 2,592-byte ML-DSA-87 public key."""
+        return self._pqc.public_key_bytes
+
+    def sign_transaction(self, tx: Mapping[str, Any]) -> SignedComposite:
+        """Sign ``tx`` classically (stock format) and with ML-DSA-87 over M' (DESIGN.md §3)."""
+        if "from" in tx and _as_bytes(tx["from"], "from") != self.address_bytes:
+            raise MalformedTransaction("transaction 'from' is not this account")
+        unsigned = with_artifact(unsigned_from_dict(tx), self._artifact_address, self._key_id)
+        signing_hash = unsigned.signing_hash()
+        signature = self._classical.sign_digest(signing_hash)
+        raw = unsigned.encode_signed(signature)
+        m_prime = message_representative(
+            chain_id=unsigned.chain_id,
+            sender=self.address_bytes,
+            key_id=self._key_id,
+            signing_hash=signing_hash,
+            classical_signature_hash=classical_signature_hash(signature),
+        )
+        pqc_signature = self._pqc.sign(m_prime, SUITE_LABEL)
+        transaction = decode_transaction(raw)
+        key = self._pqc.public_key_bytes if self._include_public_key else self._key_id
+        envelope = Envelope(transaction, key, pqc_signature).encode()
+        return SignedComposite(raw, envelope, transaction.tx_hash, transaction)
+
+    def __repr__(self) -> str:
+        return f"CompositeAccount(address={self.address}, key_id=0x{self._key_id.hex()})"
