@@ -18,6 +18,7 @@ from ..crypto.keccak import keccak256
 from ..crypto.secp256k1 import RecoverableSignature
 from ..errors import ChainplugError, MalformedTransaction, Reason, UnsupportedEnvelope
 from ..types import Hash32
+from ._rlp import decode_list
 
 AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
 """EIP-2930 access list: ((20-byte address, (32-byte storage key, ...)), ...)."""
@@ -163,14 +164,8 @@ def _list_header(length: int) -> bytes:
 
 def _split_list(body: bytes) -> tuple[list[Any], bytes]:
     """Decode one canonical RLP list filling ``body``; also return its payload (for hashing)."""
-    try:
-        items = rlp.decode(body, strict=True)
-        _, _, payload_length, payload_start = rlp.codec.consume_length_prefix(body, 0)
-    except rlp.DecodingError as exc:
-        raise _malformed("transaction is not canonical RLP", Reason.NON_CANONICAL) from exc
-    if not isinstance(items, list):
-        raise _malformed("transaction must be an RLP list")
-    return items, body[payload_start : payload_start + payload_length]
+    items, start, stop = decode_list(body)
+    return items, body[start:stop]
 
 
 def decode_transaction(raw: bytes) -> SignedTransaction:
