@@ -39,6 +39,15 @@ class Reason(StrEnum):
     INVALID_KEY = "invalid-key"
     BACKEND_UNAVAILABLE = "backend-unavailable"
     BAD_CONFIG = "bad-config"
+    # migration
+    ILLEGAL_TRANSITION = "illegal-transition"
+    GATE_REJECTED = "gate-rejected"
+    STORE_LOCKED = "store-locked"
+    CLASSICAL_KEY_RETIRED = "classical-key-retired"
+    UNKNOWN_ACCOUNT = "unknown-account"
+    KEY_MISSING = "key-missing"
+    WAL_CORRUPT = "wal-corrupt"
+    WAL_GENERATION = "wal-generation"
 
 
 class ChainplugError(Exception):
@@ -119,6 +128,15 @@ class PolicyRejected(VerificationError):
     default_reason = Reason.PQC_REQUIRED
 
 
+# --- registry layer ---------------------------------------------------------------------------
+
+
+class RegistryError(ChainplugError):
+    """The on-chain key registry could not be read or a transition was not accepted on chain."""
+
+    default_reason = Reason.BAD_CONFIG
+
+
 # --- configuration / usage --------------------------------------------------------------------
 
 
@@ -126,3 +144,89 @@ class ConfigError(ChainplugError, ValueError):
     """A configuration file, registry file or argument is invalid."""
 
     default_reason = Reason.BAD_CONFIG
+
+
+# --- migration layer --------------------------------------------------------------------------
+
+
+class MigrationError(ChainplugError):
+    """The migration engine cannot do what was asked, or its store is inconsistent."""
+
+    default_reason = Reason.WAL_CORRUPT
+
+
+class MigrationRejected(MigrationError):
+    """A well-formed request the engine refuses in the account's current state (CLI exit 1)."""
+
+    default_reason = Reason.ILLEGAL_TRANSITION
+
+
+class IllegalTransition(MigrationRejected):
+    """The transition table has no such move (no skipping, no way back but HYBRID → CLASSICAL)."""
+
+
+class GateRejected(MigrationRejected):
+    """The fleet gate refuses HYBRID → FINALIZING: too few verifiers are upgraded.
+
+    :attr:`not_ready` names the validators that are not ready.
+    """
+
+    default_reason = Reason.GATE_REJECTED
+
+    def __init__(self, message: str, *, not_ready: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.not_ready = not_ready
+
+    def to_json(self) -> dict[str, str]:
+        return {**super().to_json(), "not_ready": ",".join(self.not_ready)}
+
+
+class StoreLocked(MigrationRejected):
+    """Another process holds the store's lock: two engines never drive the same keys."""
+
+    default_reason = Reason.STORE_LOCKED
+
+
+class ClassicalKeyRetired(MigrationRejected):
+    """The account is FINALIZING or later: its classical private key is never loaded again."""
+
+    default_reason = Reason.CLASSICAL_KEY_RETIRED
+
+
+class UnknownAccount(MigrationError, LookupError):
+    """No account with this address exists in the store."""
+
+    default_reason = Reason.UNKNOWN_ACCOUNT
+
+
+class KeyMaterialError(MigrationError):
+    """A key file the state requires is missing, unreadable, or holds a different key."""
+
+    default_reason = Reason.KEY_MISSING
+
+
+class WalCorrupt(MigrationError):
+    """The write-ahead log cannot be trusted: a corrupt record with valid records after it, a broken
+    sequence, or a record history does not allow (future generation, state going back).
+
+    The message names the file and the record; :attr:`path`, :attr:`record_index`, :attr:`seq` and
+    :attr:`offset` carry the same for programs. Nothing is rewritten when this is raised.
+    """
+
+    default_reason = Reason.WAL_CORRUPT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "",
+        record_index: int | None = None,
+        seq: int | None = None,
+        offset: int | None = None,
+        reason: Reason | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.path = path
+        self.record_index = record_index
+        self.seq = seq
+        self.offset = offset

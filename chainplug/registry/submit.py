@@ -1,0 +1,53 @@
+"""Submitting registry transitions as composite-signed transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+
+from ..envelope import CompositeAccount, SignedComposite
+from ..errors import RegistryError
+from .contract import KeyRegistryContract, Transition
+
+DEFAULT_GAS = 150_000
+"""Enough for any transition (docs/registry.md lists measured gas); unused gas is refunded."""
+
+
+def sign_transition(
+    w3: Web3,
+    contract: KeyRegistryContract,
+    account: CompositeAccount,
+    transition: Transition,
+    *,
+    nonce: int | None = None,
+    gas: int = DEFAULT_GAS,
+) -> SignedComposite:
+    """Composite-sign the transition transaction for ``account`` (the account itself must send it)."""
+    call = contract.transition_call(transition, account.key_id if transition == Transition.REGISTER else None)
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
+    tip = 10**9
+    tx: dict[str, Any] = {
+        **call,
+        "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(to_checksum_address(account.address)) if nonce is None else nonce,
+        "gas": gas,
+        "value": 0,
+        "maxFeePerGas": 2 * base_fee + tip,
+        "maxPriorityFeePerGas": tip,
+    }
+    return account.sign_transaction(tx)
+
+
+def submit_transition(
+    w3: Web3, contract: KeyRegistryContract, account: CompositeAccount, transition: Transition, **options: Any
+) -> dict[str, Any]:
+    """Sign, send the classical part, wait for the receipt; raise RegistryError if it reverted."""
+    signed = sign_transition(w3, contract, account, transition, **options)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = dict(w3.eth.wait_for_transaction_receipt(tx_hash))
+    if receipt["status"] != 1:
+        raise RegistryError(f"registry transition {transition.value} reverted for {account.address}")
+    receipt["envelope"] = signed.envelope
+    return receipt

@@ -1,0 +1,147 @@
+"""KeyRegistry on a real EVM (py-evm through eth-tester): transitions, access control, verifiers."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_tester.exceptions import TransactionFailed
+from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import ContractLogicError
+
+from chainplug import CompositeAccount
+from chainplug.errors import PolicyRejected, Reason, RegistryError
+from chainplug.registry import ChainRegistry, KeyRegistryContract, Transition, sign_transition, submit_transition
+from chainplug.types import AccountState
+from chainplug.verify import LegacyVerifier, PqcStatus, UpgradedVerifier
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[tuple[Web3, KeyRegistryContract]]:
+    w3 = Web3(EthereumTesterProvider())
+    contract = KeyRegistryContract.deploy(w3, w3.eth.accounts[0])
+    yield w3, contract
+
+
+def funded(w3: Web3, seed: int) -> CompositeAccount:
+    account = CompositeAccount.from_keys(bytes([seed]) * 32, bytes([seed + 1]) * 32)
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**18})
+    )
+    return account
+
+
+def transfer(w3: Web3, account: CompositeAccount) -> Any:
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    return account.sign_transaction(
+        {"chainId": w3.eth.chain_id, "nonce": w3.eth.get_transaction_count(account.address),
+         "to": w3.eth.accounts[1], "value": 1, "gas": 21000,
+         "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9}
+    )  # fmt: skip
+
+
+def test_full_four_state_walk_with_events(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    account = funded(w3, 10)
+    assert contract.entry(account.address).state == AccountState.CLASSICAL
+    steps = [
+        (Transition.REGISTER, AccountState.HYBRID),
+        (Transition.ANNOUNCE_FINALIZATION, AccountState.FINALIZING),
+        (Transition.COMPLETE_MIGRATION, AccountState.PQC_ONLY),
+    ]
+    for transition, expected in steps:
+        receipt = submit_transition(w3, contract, account, transition)
+        entry = contract.entry(account.address)
+        assert entry.state == expected
+        assert entry.key_id == account.key_id
+        assert entry.updated_at == receipt["blockNumber"]
+        events = contract.contract.events.StateChanged().process_receipt(receipt)
+        assert len(events) == 1 and events[0]["args"]["new_state"] == expected
+    assert contract.entry(account.address).generation == 1
+    # PQC_ONLY is terminal: nothing moves it any more.
+    for transition in Transition:
+        with pytest.raises(RegistryError):
+            submit_transition(w3, contract, account, transition)
+
+
+def test_history_is_readable_at_each_block(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    account = funded(w3, 20)
+    before = w3.eth.block_number
+    registered = submit_transition(w3, contract, account, Transition.REGISTER)["blockNumber"]
+    registry = ChainRegistry(contract)
+    assert registry.entry(account.address_bytes, before).state == AccountState.CLASSICAL
+    assert registry.entry(account.address_bytes, registered).state == AccountState.HYBRID
+    reads = registry.reads
+    registry.entry(account.address_bytes, registered)
+    assert registry.reads == reads, "a historical block's answer is cached"
+
+
+def test_rollback_retires_the_key_for_good(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    account = funded(w3, 30)
+    submit_transition(w3, contract, account, Transition.REGISTER)
+    submit_transition(w3, contract, account, Transition.ROLLBACK)
+    entry = contract.entry(account.address)
+    assert entry.state == AccountState.CLASSICAL and entry.key_id is None and entry.generation == 2
+    with pytest.raises(RegistryError):  # the same key id can never be registered again
+        submit_transition(w3, contract, account, Transition.REGISTER)
+
+
+def test_illegal_moves_revert(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    account = funded(w3, 40)
+    for transition in (Transition.ANNOUNCE_FINALIZATION, Transition.COMPLETE_MIGRATION, Transition.ROLLBACK):
+        with pytest.raises(RegistryError):
+            submit_transition(w3, contract, account, transition)
+    submit_transition(w3, contract, account, Transition.REGISTER)
+    with pytest.raises(RegistryError):  # no skipping HYBRID -> PQC_ONLY
+        submit_transition(w3, contract, account, Transition.COMPLETE_MIGRATION)
+
+
+def test_only_the_account_itself_can_move_its_entry(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    victim, attacker = funded(w3, 50), funded(w3, 60)
+    submit_transition(w3, contract, victim, Transition.REGISTER)
+    # The attacker can only ever act on its own entry: msg.sender is the account.
+    with pytest.raises(RegistryError):
+        submit_transition(w3, contract, attacker, Transition.ANNOUNCE_FINALIZATION)
+    assert contract.entry(victim.address).state == AccountState.HYBRID
+    # Claiming the victim's key id is refused (key-reuse ban).
+    call = contract.contract.functions.register(victim.key_id)
+    with pytest.raises((ContractLogicError, TransactionFailed)):
+        call.transact({"from": w3.eth.accounts[2]})
+    # And a node account calling announce_finalization moves nothing of the victim's.
+    with pytest.raises((ContractLogicError, TransactionFailed)):
+        contract.contract.functions.announce_finalization().transact({"from": w3.eth.accounts[2]})
+    assert contract.entry(victim.address).state == AccountState.HYBRID
+
+
+def test_upgraded_verifier_on_chain_rejects_stripped_while_legacy_accepts(
+    chain: tuple[Web3, KeyRegistryContract],
+) -> None:
+    w3, contract = chain
+    account = funded(w3, 70)
+    registry = ChainRegistry(contract)
+    upgraded = UpgradedVerifier(registry, chain_id=w3.eth.chain_id)
+    legacy = LegacyVerifier(chain_id=w3.eth.chain_id)
+    # CLASSICAL on chain: a plain transaction is fine for both.
+    signed = transfer(w3, account)
+    assert upgraded.verify(signed.envelope).pqc == PqcStatus.VALID
+    submit_transition(w3, contract, account, Transition.REGISTER)
+    signed = transfer(w3, account)
+    assert upgraded.verify(signed.envelope).sender_state == AccountState.HYBRID
+    with pytest.raises(PolicyRejected) as stripped:
+        upgraded.verify(signed.raw_transaction)
+    assert stripped.value.reason == Reason.PQC_REQUIRED
+    assert legacy.verify(signed.raw_transaction).sender == account.address_bytes
+    # The classical part still mines on the stock chain (zero downtime for legacy nodes).
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+    assert receipt["status"] == 1
+
+
+def test_transition_transactions_are_themselves_composite(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    w3, contract = chain
+    account = funded(w3, 80)
+    signed = sign_transition(w3, contract, account, Transition.REGISTER)
+    registry = ChainRegistry(contract)
+    assert UpgradedVerifier(registry).verify(signed.envelope).pqc == PqcStatus.VALID
