@@ -1,11 +1,10 @@
-"""KeyRegistry on a real EVM (py-evm through eth-tester): transitions, access control, verifiers."""
+"""KeyRegistry on real EVMs (py-evm through eth-tester, and anvil): transitions, access control, verifiers."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_tester.exceptions import TransactionFailed
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from chainplug import CompositeAccount
@@ -13,13 +12,6 @@ from chainplug.errors import PolicyRejected, Reason, RegistryError
 from chainplug.registry import ChainRegistry, KeyRegistryContract, Transition, sign_transition, submit_transition
 from chainplug.types import AccountState
 from chainplug.verify import LegacyVerifier, PqcStatus, UpgradedVerifier
-
-
-@pytest.fixture(scope="module")
-def chain() -> Iterator[tuple[Web3, KeyRegistryContract]]:
-    w3 = Web3(EthereumTesterProvider())
-    contract = KeyRegistryContract.deploy(w3, w3.eth.accounts[0])
-    yield w3, contract
 
 
 def funded(w3: Web3, seed: int) -> CompositeAccount:
