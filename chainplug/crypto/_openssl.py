@@ -76,18 +76,28 @@ class _DecapsulationKey(MLKEM1024DecapsulationKey):
         if len(seed) != MLKEM1024_SEED_BYTES:
             raise InvalidKey("ML-KEM-1024 seed must be 64 bytes")
         self._seed = bytearray(seed)
-        self._key = mlkem.MLKEM1024PrivateKey.from_seed_bytes(bytes(seed))
+        self._key: mlkem.MLKEM1024PrivateKey | None = mlkem.MLKEM1024PrivateKey.from_seed_bytes(bytes(seed))
         self._ek = self._key.public_key().public_bytes_raw()
 
     @property
     def encapsulation_key_bytes(self) -> bytes:
         return self._ek
 
+    def _live(self) -> mlkem.MLKEM1024PrivateKey:
+        if self._key is None:
+            raise InvalidKey("ML-KEM-1024 key has been destroyed")
+        return self._key
+
     def seed_bytes(self) -> bytes:
+        self._live()
         return bytes(self._seed)
 
     def _decapsulate(self, ciphertext: bytes) -> bytes:
-        return self._key.decapsulate(ciphertext)
+        return self._live().decapsulate(ciphertext)
+
+    def destroy(self) -> None:
+        zeroize(self._seed)
+        self._key = None
 
 
 class OpenSSLBackend(PQCBackend):

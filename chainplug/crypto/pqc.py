@@ -116,6 +116,10 @@ class MLKEM1024DecapsulationKey(ABC):
     @abstractmethod
     def _decapsulate(self, ciphertext: bytes) -> bytes: ...
 
+    @abstractmethod
+    def destroy(self) -> None:
+        """Wipe what we hold of the seed and drop the library handle."""
+
     def decapsulate(self, ciphertext: bytes) -> bytes:
         """32-byte shared secret. A wrong ciphertext yields a pseudo-random secret (implicit rejection)."""
         if len(ciphertext) != MLKEM1024_CIPHERTEXT_BYTES:
@@ -190,8 +194,9 @@ def get_backend(name: str | None = None) -> PQCBackend:
     return _load(choice)
 
 
-def available_backends() -> list[str]:
-    """Names of the backends that load on this machine."""
+@cache
+def available_backends() -> tuple[str, ...]:
+    """Names of the backends that load on this machine (probed once per process)."""
     names = []
     for name in BACKEND_NAMES:
         try:
@@ -199,4 +204,4 @@ def available_backends() -> list[str]:
         except BackendUnavailable:
             continue
         names.append(name)
-    return names
+    return tuple(names)

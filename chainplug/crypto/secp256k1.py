@@ -29,6 +29,8 @@ class RecoverableSignature:
     """Parity of the nonce point's y coordinate: 0 or 1."""
 
     def __post_init__(self) -> None:
+        if any(type(value) is not int for value in (self.r, self.s, self.y_parity)):
+            raise InvalidSignature("classical signature fields must be integers")
         if not 0 < self.r < SECP256K1_N:
             raise InvalidSignature("classical signature r is out of range")
         if not 0 < self.s < SECP256K1_N:
@@ -92,8 +94,16 @@ class Secp256k1PrivateKey:
 
     @classmethod
     def generate(cls) -> Secp256k1PrivateKey:
-        """A fresh key from the OS CSPRNG (via libsecp256k1's key generation)."""
-        return cls(coincurve.PrivateKey().secret)
+        """A fresh key from the OS CSPRNG, read straight into a wipeable buffer."""
+        secret = bytearray(SECP256K1_SECRET_BYTES)
+        try:
+            while True:  # rejection sampling: P(out of range) ~ 2**-128
+                with open("/dev/urandom", "rb", buffering=0) as source:
+                    source.readinto(secret)
+                if 0 < int.from_bytes(secret, "big") < SECP256K1_N:
+                    return cls(secret)
+        finally:
+            zeroize(secret)
 
     @property
     def public_key_bytes(self) -> bytes:

@@ -1,0 +1,570 @@
+"""Second PQC backend: liboqs through liboqs-python, only when a usable liboqs shared library is loadable.
+
+Three things make this module more careful than a thin wrapper:
+
+* **No silent download.** liboqs-python's ``import oqs`` (0.16: ``oqs/oqs.py``, ``_load_liboqs``) looks
+  for the library itself and, when it finds none, runs ``git clone`` + a cmake build of liboqs into
+  ``$OQS_INSTALL_PATH`` (default ``~/_oqs``) and ``SystemExit``\\ s if that fails. Fetching crypto code
+  at import time is never acceptable here, so :func:`probe_liboqs` replays liboqs-python's search order
+  (``find_library("liboqs")``, ``find_library("oqs")``, ``<prefix>/lib/liboqs.so``,
+  ``<prefix>/lib64/liboqs.so`` with ``<prefix>`` = ``$OQS_INSTALL_PATH`` if set, else ``~/_oqs``),
+  dlopens the very library ``oqs`` would load, checks it, and only then is ``oqs`` imported.
+* **Seed-form ML-DSA keys.** liboqs (through 0.16) has no seed-based ML-DSA key generation: there is
+  no ``OQS_SIG_keypair_derand`` (liboqs PR #2230 was closed, #2476 is open without consensus), and
+  liboqs-python's ``Signature`` has no seed method. FIPS 204 Algorithm 1 is "xi <- 32 random bytes;
+  return ML-DSA.KeyGen_internal(xi)", and liboqs' ``OQS_SIG_keypair`` draws xi with exactly one
+  32-byte ``OQS_randombytes`` call. :meth:`LiboqsBackend.mldsa87_from_seed` serves the stored seed to
+  that one call through ``OQS_randombytes_custom_algorithm`` (only to the calling thread; every other
+  request gets ``os.urandom``) and then *checks* that liboqs used it: the public key and the expanded
+  secret key start with rho, the secret key continues with K and tr, and all three are recomputed here
+  from xi with SHAKE-256 (FIPS 204 Alg. 6 line 1, Alg. 22 and Alg. 24). Any mismatch raises
+  :class:`~chainplug.errors.BackendUnavailable`; nothing is faked.
+* **Final standards only.** Loading runs a known-answer self-test (key generation from the first
+  ML-DSA-87 and ML-KEM-1024 vectors of ``tests/vectors/acvp/``) and a sign/verify and
+  encapsulate/decapsulate pairwise test, so a pre-standard ("ipd") build is refused.
+
+ML-KEM-1024 seed key generation is ``OQS_KEM_keypair_derand`` (liboqs >= 0.13; liboqs-python >= 0.14
+``KeyEncapsulation.generate_keypair_seed``), seed = d || z as in FIPS 203 ``KeyGen_internal``.
+
+What this backend cannot wipe: liboqs-python copies secret keys into ctypes buffers that
+``Signature.free``/``KeyEncapsulation.free`` cleanse with ``OQS_MEM_cleanse`` on :meth:`destroy`, but
+``bytes`` copies made by Python on the way are beyond reach (see ``chainplug.crypto.zeroize``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..constants import (
+    MLDSA87_PUBLIC_KEY_BYTES,
+    MLDSA87_SEED_BYTES,
+    MLDSA87_SIGNATURE_BYTES,
+    MLKEM1024_CIPHERTEXT_BYTES,
+    MLKEM1024_ENCAPSULATION_KEY_BYTES,
+    MLKEM1024_SEED_BYTES,
+    MLKEM1024_SHARED_SECRET_BYTES,
+)
+from ..errors import BackendUnavailable, CryptoError, InvalidKey, InvalidSignature
+from .pqc import (
+    MLDSA87SigningKey,
+    MLDSA87VerifyingKey,
+    MLKEM1024DecapsulationKey,
+    PQCBackend,
+    check_mldsa87_public_key,
+)
+from .zeroize import zeroize
+
+MIN_LIBOQS_VERSION = (0, 14)
+"""Oldest liboqs accepted: final FIPS 204 ML-DSA with context strings (0.12), ``OQS_KEM_keypair_derand``
+(0.13) and a liboqs-python with ``generate_keypair_seed`` (0.14, whose version must match liboqs')."""
+
+MLDSA_ALG = "ML-DSA-87"
+MLKEM_ALG = "ML-KEM-1024"
+
+_REQUIRED_SYMBOLS = (
+    "OQS_version",
+    "OQS_SIG_alg_is_enabled",
+    "OQS_KEM_alg_is_enabled",
+    "OQS_SIG_sign_with_ctx_str",
+    "OQS_SIG_verify_with_ctx_str",
+    "OQS_KEM_keypair_derand",
+    "OQS_randombytes_custom_algorithm",
+    "OQS_randombytes_switch_algorithm",
+)
+
+# FIPS 204 ML-DSA-87 parameters needed to check a seed-derived key (Table 1).
+_MLDSA87_K = 8
+_MLDSA87_L = 7
+
+# Power-on known answers: count = 0 of cryptography-vectors 50.0.2 kat_MLDSA_87_det_pure.rsp and
+# kat_MLKEM_1024.rsp (tests/vectors/acvp/), as seed -> sha256(public key).
+_SELFTEST_MLDSA87_XI = bytes.fromhex("f696484048ec21f96cf50a56d0759c448f3779752f0383d37449690694cf7a68")
+_SELFTEST_MLDSA87_PK_SHA256 = "b509c4ebd6b5fa67009c73cc7cebe55a3f38486a24acfbf9d91dd04f63e660b5"
+_SELFTEST_MLKEM1024_DZ = bytes.fromhex(
+    "6dbbc4375136df3b07f7c70e639e223e177e7fd53b161b3f4d57791794f12624"
+    "f696484048ec21f96cf50a56d0759c448f3779752f0383d37449690694cf7a68"
+)
+_SELFTEST_MLKEM1024_EK_SHA256 = "b6dff88f25fef3b0bbee12f9c5fe8174c6df6f300e0d975419cef692759d6906"
+
+
+# --- locating the library without importing oqs ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiboqsProbe:
+    """What :func:`probe_liboqs` found. ``problem`` is None exactly when the backend can load."""
+
+    path: str | None
+    """The library liboqs-python would load (a path or a soname), or None if none loads."""
+    version: str | None
+    """``OQS_version()`` of that library."""
+    problem: str | None
+    """Why the backend cannot be used, in words an operator can act on; None when usable."""
+
+    @property
+    def usable(self) -> bool:
+        """True when :class:`LiboqsBackend` may import ``oqs`` and load."""
+        return self.problem is None
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """Leading numeric components: "0.14.0-rc1" -> (0, 14, 0); "0.16.0.1" -> (0, 16, 0)."""
+    parts: list[int] = []
+    for piece in text.split(".")[:3]:
+        match = re.match(r"\d+", piece)
+        if match is None:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts)
+
+
+def _install_prefix() -> Path:
+    """liboqs-python 0.16: ``$OQS_INSTALL_PATH`` when the variable is set at all, else ``~/_oqs``."""
+    if "OQS_INSTALL_PATH" in os.environ:
+        return Path(os.environ["OQS_INSTALL_PATH"])
+    return Path.home() / "_oqs"
+
+
+def _candidates(prefix: Path) -> list[str]:
+    """liboqs-python 0.16 ``_load_shared_obj("oqs", [prefix/lib, prefix/lib64])``'s order, exactly."""
+    paths: list[str] = []
+    system = platform.system()
+    if system == "Windows":  # liboqs-python maps both lib and lib64 to bin on Windows
+        bindir = (prefix / "bin").absolute()
+        paths += [str(bindir / "oqs.dll"), str(bindir / "liboqs.dll")]
+    else:
+        suffix = ".dylib" if system == "Darwin" else ".so"
+        paths += [str((prefix / sub).absolute() / f"liboqs{suffix}") for sub in ("lib", "lib64")]
+    for name in ("oqs", "liboqs"):  # each found one is inserted at the front, so "liboqs" ends first
+        try:
+            found = ctypes.util.find_library(name)
+        except Exception:  # liboqs-python ignores every failure here too
+            found = None
+        if found:
+            paths.insert(0, found)
+    return paths
+
+
+def _check_library(lib: ctypes.CDLL, where: str) -> tuple[str | None, str | None]:
+    """(version, problem) for a loaded candidate."""
+    missing = [sym for sym in _REQUIRED_SYMBOLS if not hasattr(lib, sym)]
+    if "OQS_version" in missing:
+        return None, f"{where} loads but is not liboqs (no OQS_version symbol)"
+    version_fn = lib.OQS_version
+    version_fn.restype = ctypes.c_char_p
+    version_fn.argtypes = []
+    raw = version_fn()
+    version = raw.decode("ascii", "replace") if isinstance(raw, bytes) else "?"
+    if _version_tuple(version) < MIN_LIBOQS_VERSION:
+        wanted = ".".join(map(str, MIN_LIBOQS_VERSION))
+        return version, (
+            f"{where} is liboqs {version}; chainplug needs liboqs >= {wanted} (final FIPS 204/203, "
+            "seed-based ML-KEM key generation)"
+        )
+    if missing:
+        return version, f"{where} (liboqs {version}) lacks {', '.join(missing)}"
+    for fn_name, alg in (("OQS_SIG_alg_is_enabled", MLDSA_ALG), ("OQS_KEM_alg_is_enabled", MLKEM_ALG)):
+        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p)((fn_name, lib))
+        if not fn(alg.encode()):
+            return version, f"{where} (liboqs {version}) was built without {alg}"
+    return version, None
+
+
+def _check_python_binding(version: str, where: str) -> str | None:
+    """Problem with the ``oqs`` package that would bind ``where``, or None. Never imports ``oqs``."""
+    try:
+        spec = importlib.util.find_spec("oqs")
+    except (ImportError, ValueError):  # e.g. a half-initialised sys.modules["oqs"]
+        spec = None
+    if spec is None or spec.origin is None:
+        return (
+            f"liboqs {version} found at {where}, but liboqs-python (import name oqs) is not installed: "
+            "pip install 'chainplug[oqs]'"
+        )
+    try:
+        dist = importlib.metadata.distribution("liboqs-python")
+    except importlib.metadata.PackageNotFoundError:
+        return (
+            f"the installed 'oqs' module ({spec.origin}) does not come from liboqs-python; other "
+            "distributions use the same import name (e.g. liboqs-pwr, pqcow-liboqs) and are not supported"
+        )
+    owned = [dist.locate_file(f) for f in (dist.files or []) if str(f).replace("\\", "/") == "oqs/oqs.py"]
+    here = Path(spec.origin).resolve().parent
+    if not any(Path(str(p)).resolve().parent == here for p in owned):
+        return (
+            f"the importable 'oqs' module ({spec.origin}) is not the one installed by liboqs-python "
+            f"{dist.version}; another distribution shadows it"
+        )
+    py_version = _version_tuple(dist.version)
+    if py_version[:2] != _version_tuple(version)[:2]:
+        return (
+            f"liboqs-python {dist.version} does not match liboqs {version} at {where}: its ctypes "
+            "structures are only valid for the same major.minor release"
+        )
+    return None
+
+
+@lru_cache(maxsize=8)
+def _probe(prefix: str) -> LiboqsProbe:
+    candidates = _candidates(Path(prefix))
+    for candidate in candidates:
+        try:
+            lib = ctypes.CDLL(candidate)
+        except OSError:
+            continue
+        version, problem = _check_library(lib, candidate)
+        if problem is None and version is not None:
+            problem = _check_python_binding(version, candidate)
+        # liboqs-python loads the first candidate that opens, usable or not: so do we.
+        return LiboqsProbe(candidate, version, problem)
+    return LiboqsProbe(
+        None,
+        None,
+        "no liboqs shared library found (the system loader knows no 'oqs' or 'liboqs' that loads, "
+        + "and neither does "
+        + ", ".join(candidates)
+        + "; set OQS_INSTALL_PATH to the install prefix of liboqs >= "
+        + ".".join(map(str, MIN_LIBOQS_VERSION))
+        + ", or use CHAINPLUG_PQC_BACKEND=cryptography)",
+    )
+
+
+def probe_liboqs() -> LiboqsProbe:
+    """Find the liboqs library liboqs-python would load and say whether it is usable. Never imports
+    ``oqs``. Cached per install prefix (``$OQS_INSTALL_PATH`` / ``~/_oqs``)."""
+    return _probe(str(_install_prefix()))
+
+
+def find_liboqs() -> str | None:
+    """Path or soname of a loadable *and usable* liboqs shared library, or None. Never imports ``oqs``.
+
+    Usable means: liboqs >= 0.14 with ML-DSA-87, ML-KEM-1024 and the functions chainplug calls, plus a
+    matching liboqs-python installed. ``auto`` backend selection relies on this, so an unusable
+    library makes ``auto`` fall back to the ``cryptography`` backend instead of failing.
+    """
+    probe = probe_liboqs()
+    return probe.path if probe.usable else None
+
+
+# --- deterministic ML-DSA key generation through liboqs' RNG hook ------------------------------
+
+_RANDOMBYTES_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+
+
+class _SeedInjector:
+    """Serves one seed to the first ``OQS_randombytes`` request made by one thread.
+
+    Installed process-wide with ``OQS_randombytes_custom_algorithm`` only for the duration of one
+    ``OQS_SIG_keypair`` call (serialised by :attr:`lock`); requests from any other thread, and any
+    further request, get ``os.urandom``. Afterwards liboqs' own RNG is restored (OpenSSL if liboqs was
+    built with it, else the system RNG). Applications that installed their own liboqs RNG lose it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._owner: int | None = None
+        self._seed: bytearray | None = None
+        self.requests: list[int] = []
+        self.callback = _RANDOMBYTES_FN(self._fill)  # kept alive as long as the module
+
+    def _fill(self, buf: Any, n: int) -> None:
+        # liboqs cannot see a Python exception and would go on with an unfilled buffer. So on any
+        # error (even a KeyboardInterrupt landing here) fill from os.urandom once more, and if that
+        # fails too end the process, as liboqs' own system RNG does (exit) when getrandom fails. A
+        # seed request answered that way yields a key that fails the check in _mldsa87_keygen.
+        try:
+            seed = self._seed
+            if threading.get_ident() == self._owner and seed is not None:
+                self.requests.append(n)
+                if len(self.requests) == 1 and n == len(seed):
+                    ctypes.memmove(buf, (ctypes.c_char * n).from_buffer(seed), n)
+                    return
+            ctypes.memmove(buf, os.urandom(n), n)
+        except BaseException:
+            try:
+                ctypes.memmove(buf, os.urandom(n), n)
+            except BaseException:
+                os.abort()
+
+    def arm(self, seed: bytearray) -> None:
+        self._owner = threading.get_ident()
+        self._seed = seed
+        self.requests = []
+
+    def disarm(self) -> None:
+        self._seed = None
+        self._owner = None
+
+
+_INJECTOR = _SeedInjector()
+
+
+def _rng_functions(native: Any) -> tuple[Callable[[Any], None], Callable[[bytes], int]]:
+    """(OQS_randombytes_custom_algorithm, OQS_randombytes_switch_algorithm) of the loaded liboqs, as
+    private foreign-function objects (liboqs-python's own attributes keep their argtypes)."""
+    set_proto = ctypes.CFUNCTYPE(None, _RANDOMBYTES_FN)
+    switch_proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p)
+    return (
+        set_proto(("OQS_randombytes_custom_algorithm", native)),
+        switch_proto(("OQS_randombytes_switch_algorithm", native)),
+    )
+
+
+def _expected_mldsa87_prefix(seed: bytes | bytearray) -> tuple[bytes, bytes]:
+    """(rho, K) = the parts of H(xi || k || l, 128) that pkEncode/skEncode store verbatim."""
+    expanded = hashlib.shake_256(bytes(seed) + bytes((_MLDSA87_K, _MLDSA87_L))).digest(128)
+    return expanded[:32], expanded[96:128]
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+class _SigningKey(MLDSA87SigningKey):
+    backend_name = "liboqs"
+
+    def __init__(self, backend: LiboqsBackend, seed: bytes | bytearray) -> None:
+        if len(seed) != MLDSA87_SEED_BYTES:
+            raise InvalidKey("ML-DSA-87 seed must be 32 bytes")
+        self._seed = bytearray(seed)
+        self._signer: Any = None
+        self._signer, self._public = backend._mldsa87_keygen(self._seed)
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        return self._public
+
+    def _live(self) -> Any:
+        if self._signer is None:
+            raise InvalidKey("ML-DSA-87 key has been destroyed")
+        return self._signer
+
+    def seed_bytes(self) -> bytes:
+        self._live()
+        return bytes(self._seed)
+
+    def _sign(self, message: bytes, context: bytes) -> bytes:
+        try:
+            signature = self._live().sign_with_ctx_str(message, context)
+        except RuntimeError as exc:
+            raise CryptoError("liboqs ML-DSA-87 signing failed") from exc
+        if not isinstance(signature, bytes) or len(signature) != MLDSA87_SIGNATURE_BYTES:
+            raise CryptoError("liboqs returned an ML-DSA-87 signature of the wrong length")
+        return signature
+
+    def destroy(self) -> None:
+        zeroize(self._seed)
+        signer, self._signer = self._signer, None
+        if signer is not None:
+            signer.free()  # OQS_MEM_cleanse of the expanded secret key, then OQS_SIG_free
+
+
+class _VerifyingKey(MLDSA87VerifyingKey):
+    __slots__ = ("_raw", "_verifier")
+
+    def __init__(self, verifier: Any, public_key: bytes) -> None:
+        check_mldsa87_public_key(public_key)
+        self._raw = bytes(public_key)
+        self._verifier = verifier
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        return self._raw
+
+    def _verify(self, signature: bytes, message: bytes, context: bytes) -> bool:
+        try:
+            return bool(self._verifier.verify_with_ctx_str(message, signature, context, self._raw))
+        except RuntimeError:
+            return False
+
+
+class _DecapsulationKey(MLKEM1024DecapsulationKey):
+    def __init__(self, oqs: Any, seed: bytes | bytearray) -> None:
+        if len(seed) != MLKEM1024_SEED_BYTES:
+            raise InvalidKey("ML-KEM-1024 seed must be 64 bytes")
+        self._seed = bytearray(seed)
+        kem = oqs.KeyEncapsulation(MLKEM_ALG)
+        try:
+            ek = kem.generate_keypair_seed(bytes(self._seed))
+        except (RuntimeError, ValueError) as exc:
+            kem.free()
+            raise InvalidKey("liboqs could not derive an ML-KEM-1024 key from this seed") from exc
+        if not isinstance(ek, bytes) or len(ek) != MLKEM1024_ENCAPSULATION_KEY_BYTES:
+            kem.free()
+            raise BackendUnavailable("liboqs returned an ML-KEM-1024 encapsulation key of the wrong length")
+        self._kem: Any = kem
+        self._ek = ek
+
+    @property
+    def encapsulation_key_bytes(self) -> bytes:
+        return self._ek
+
+    def _live(self) -> Any:
+        if self._kem is None:
+            raise InvalidKey("ML-KEM-1024 key has been destroyed")
+        return self._kem
+
+    def seed_bytes(self) -> bytes:
+        self._live()
+        return bytes(self._seed)
+
+    def _decapsulate(self, ciphertext: bytes) -> bytes:
+        try:
+            shared = self._live().decap_secret(ciphertext)
+        except RuntimeError as exc:
+            raise InvalidKey("liboqs ML-KEM-1024 decapsulation failed") from exc
+        if not isinstance(shared, bytes) or len(shared) != MLKEM1024_SHARED_SECRET_BYTES:
+            raise CryptoError("liboqs returned an ML-KEM-1024 shared secret of the wrong length")
+        return shared
+
+    def destroy(self) -> None:
+        """Wipe the seed and the expanded decapsulation key (OQS_MEM_cleanse) and free the handle."""
+        zeroize(self._seed)
+        kem, self._kem = self._kem, None
+        if kem is not None:
+            kem.free()
+
+
+# --- the backend -----------------------------------------------------------------------------
+
+
+class LiboqsBackend(PQCBackend):
+    """ML-DSA-87 / ML-KEM-1024 from liboqs via liboqs-python.
+
+    Raises :class:`BackendUnavailable` when no usable liboqs is loadable (see :func:`probe_liboqs`),
+    when ``oqs`` binds a different library than the one probed, or when the load-time known-answer
+    and pairwise self-tests fail.
+    """
+
+    name = "liboqs"
+
+    def __init__(self) -> None:
+        probe = probe_liboqs()
+        if not probe.usable:
+            raise BackendUnavailable(f"liboqs backend unavailable: {probe.problem}")
+        try:
+            oqs: Any = importlib.import_module("oqs")  # safe now: the library it will load exists
+        except (Exception, SystemExit) as exc:  # oqs raises SystemExit when it cannot load
+            raise BackendUnavailable(f"importing liboqs-python failed: {exc!r}") from exc
+        loaded = str(oqs.oqs_version())
+        if loaded != probe.version:
+            raise BackendUnavailable(
+                f"liboqs-python loaded liboqs {loaded}, not the liboqs {probe.version} checked at {probe.path}"
+            )
+        self._setup(oqs)
+
+    def _setup(self, oqs: Any) -> None:
+        """Bind to an imported ``oqs`` module and run the self-tests (split out for testing)."""
+        self._oqs = oqs
+        for cls, method in (("Signature", "sign_with_ctx_str"), ("KeyEncapsulation", "generate_keypair_seed")):
+            if not hasattr(getattr(oqs, cls, None), method):
+                raise BackendUnavailable(f"liboqs-python is too old: oqs.{cls}.{method} is missing")
+        if MLDSA_ALG not in oqs.get_enabled_sig_mechanisms():
+            raise BackendUnavailable(f"liboqs was built without {MLDSA_ALG}")
+        if MLKEM_ALG not in oqs.get_enabled_kem_mechanisms():
+            raise BackendUnavailable(f"liboqs was built without {MLKEM_ALG}")
+        self._set_rng, self._switch_rng = _rng_functions(oqs.native())
+        self._verifier = oqs.Signature(MLDSA_ALG)  # stateless; shared by every verifying key
+        self._encapsulator = oqs.KeyEncapsulation(MLKEM_ALG)  # likewise for encapsulation
+        self._self_test()
+
+    def _self_test(self) -> None:
+        key = self.mldsa87_from_seed(_SELFTEST_MLDSA87_XI)
+        try:
+            if hashlib.sha256(key.public_key_bytes).hexdigest() != _SELFTEST_MLDSA87_PK_SHA256:
+                raise BackendUnavailable("liboqs ML-DSA-87 key generation does not match the FIPS 204 known answer")
+            message, context = b"chainplug liboqs self-test", b"chainplug"
+            signature = key.sign(message, context)
+            verifier = self.mldsa87_public_key(key.public_key_bytes)
+            verifier.verify(signature, message, context)
+            try:
+                verifier.verify(signature, message, b"")
+            except InvalidSignature:
+                pass
+            else:
+                raise BackendUnavailable("liboqs ML-DSA-87 ignores the context string")
+        except InvalidSignature as exc:
+            raise BackendUnavailable("liboqs ML-DSA-87 pairwise self-test failed") from exc
+        finally:
+            key.destroy()
+        kem_key = _DecapsulationKey(self._oqs, _SELFTEST_MLKEM1024_DZ)
+        try:
+            if hashlib.sha256(kem_key.encapsulation_key_bytes).hexdigest() != _SELFTEST_MLKEM1024_EK_SHA256:
+                raise BackendUnavailable("liboqs ML-KEM-1024 key generation does not match the FIPS 203 known answer")
+            shared, ciphertext = self.mlkem1024_encapsulate(kem_key.encapsulation_key_bytes)
+            if kem_key.decapsulate(ciphertext) != shared:
+                raise BackendUnavailable("liboqs ML-KEM-1024 pairwise self-test failed")
+        finally:
+            kem_key.destroy()
+
+    def _restore_rng(self) -> None:
+        for algorithm in (b"OpenSSL", b"system"):
+            if self._switch_rng(algorithm) == 0:
+                return
+        # Neither is available: our callback stays installed, disarmed, serving os.urandom.
+
+    def _mldsa87_keygen(self, seed: bytearray) -> tuple[Any, bytes]:
+        """OQS_SIG_keypair with xi = ``seed`` (see the module docstring), checked against xi."""
+        signer = self._oqs.Signature(MLDSA_ALG)
+        with _INJECTOR.lock:
+            _INJECTOR.arm(seed)
+            self._set_rng(_INJECTOR.callback)
+            try:
+                public = signer.generate_keypair()
+            except RuntimeError as exc:
+                signer.free()
+                raise CryptoError("liboqs ML-DSA-87 key generation failed") from exc
+            finally:
+                _INJECTOR.disarm()
+                self._restore_rng()
+            requests = list(_INJECTOR.requests)
+        rho, k_seed = _expected_mldsa87_prefix(seed)
+        secret = signer.secret_key  # the ctypes buffer liboqs-python signs with; compared, not copied out
+        consistent = (
+            bool(requests)
+            and requests[0] == MLDSA87_SEED_BYTES
+            and isinstance(public, bytes)
+            and len(public) == MLDSA87_PUBLIC_KEY_BYTES
+            and public[:32] == rho
+            and secret[:32] == rho
+            and secret[32:64] == k_seed
+            and secret[64:128] == hashlib.shake_256(public).digest(64)
+        )
+        if not consistent:
+            signer.free()
+            raise BackendUnavailable(
+                "this liboqs build did not derive the ML-DSA-87 key from the injected seed "
+                f"(randombytes requests: {requests}); seed-form keys are not possible with it"
+            )
+        return signer, public
+
+    def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
+        return _SigningKey(self, seed)
+
+    def mldsa87_public_key(self, public_key: bytes) -> MLDSA87VerifyingKey:
+        return _VerifyingKey(self._verifier, public_key)
+
+    def mlkem1024_from_seed(self, seed: bytes) -> MLKEM1024DecapsulationKey:
+        return _DecapsulationKey(self._oqs, seed)
+
+    def _encapsulate(self, encapsulation_key: bytes) -> tuple[bytes, bytes]:
+        try:
+            ciphertext, shared = self._encapsulator.encap_secret(encapsulation_key)
+        except RuntimeError as exc:  # FIPS 203 §7.2 input check failed (or any other liboqs error)
+            raise InvalidKey("not a valid ML-KEM-1024 encapsulation key") from exc
+        if len(ciphertext) != MLKEM1024_CIPHERTEXT_BYTES or len(shared) != MLKEM1024_SHARED_SECRET_BYTES:
+            raise CryptoError("liboqs returned an ML-KEM-1024 ciphertext or secret of the wrong length")
+        return bytes(shared), bytes(ciphertext)
