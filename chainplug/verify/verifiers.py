@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..constants import SUITE_LABEL, WNS_ARTIFACT_ADDRESS
@@ -26,8 +25,6 @@ from ..envelope.transaction import SignedTransaction, decode_transaction
 from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, VerificationError
 from ..types import AccountState, Address, Hash32, KeyId
 from .registry import Registry, RegistryEntry
-
-_TOKEN = object()
 
 
 class PqcStatus(StrEnum):
@@ -45,9 +42,15 @@ class PqcStatus(StrEnum):
     """Legacy verifier: it does not read PQC parts."""
 
 
-@dataclass(frozen=True, slots=True)
 class VerifiedTransaction:
-    """Proof that a verifier accepted a transaction. Only verifiers in this module construct it."""
+    """Proof that a verifier accepted a transaction.
+
+    Only verifiers in this module can create one: the constructor refuses, and there is no
+    dataclass ``replace`` to turn one acceptance into another (e.g. a legacy acceptance into a
+    strict one for some other sender). Instances are immutable.
+    """
+
+    __slots__ = ("key_id", "policy", "pqc", "pqc_reason", "sender", "sender_state", "transaction")
 
     policy: str
     """Which verifier accepted: legacy, upgraded or strict."""
@@ -55,17 +58,43 @@ class VerifiedTransaction:
     """Recovered from the classical signature."""
     transaction: SignedTransaction
     pqc: PqcStatus
-    sender_state: AccountState | None = None
+    sender_state: AccountState | None
     """Registered state the decision used (None for the legacy verifier)."""
-    key_id: KeyId | None = None
+    key_id: KeyId | None
     """The ML-DSA-87 key that verified (VALID only)."""
-    pqc_reason: Reason | None = None
+    pqc_reason: Reason | None
     """Why the PQC part was INVALID, when that was tolerated before activation."""
-    _token: object = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self._token is not _TOKEN:
-            raise TypeError("VerifiedTransaction is created only by chainplug verifiers")
+    def __init__(self, *_: object, **__: object) -> None:
+        raise TypeError("VerifiedTransaction is created only by chainplug verifiers")
+
+    @classmethod
+    def _mint(
+        cls,
+        policy: str,
+        sender: Address,
+        transaction: SignedTransaction,
+        pqc: PqcStatus,
+        sender_state: AccountState | None = None,
+        key_id: KeyId | None = None,
+        pqc_reason: Reason | None = None,
+    ) -> VerifiedTransaction:
+        result = object.__new__(cls)
+        fields = {"policy": policy, "sender": sender, "transaction": transaction, "pqc": pqc,
+                  "sender_state": sender_state, "key_id": key_id, "pqc_reason": pqc_reason}  # fmt: skip
+        for name, value in fields.items():
+            object.__setattr__(result, name, value)
+        return result
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("VerifiedTransaction is immutable")
+
+    def __repr__(self) -> str:
+        state = self.sender_state.name if self.sender_state is not None else None
+        return (
+            f"VerifiedTransaction(policy={self.policy!r}, sender=0x{self.sender.hex()}, "
+            f"tx_hash=0x{self.tx_hash.hex()}, pqc={self.pqc.value!r}, sender_state={state})"
+        )
 
     @property
     def tx_hash(self) -> Hash32:
@@ -105,7 +134,7 @@ class LegacyVerifier:
         tx, _ = parse(data)
         _check_chain(tx, self.chain_id)
         sender = recover_address(tx.signing_hash, tx.signature)
-        return VerifiedTransaction(self.policy, sender, tx, PqcStatus.NOT_CHECKED, _token=_TOKEN)
+        return VerifiedTransaction._mint(self.policy, sender, tx, PqcStatus.NOT_CHECKED)
 
 
 class _PqcChecker:
@@ -213,7 +242,7 @@ class UpgradedVerifier:
         strict_state = state == AccountState.FINALIZING or (state == AccountState.HYBRID and enforced)
 
         def accepted(pqc: PqcStatus, key_id: KeyId | None = None, why: Reason | None = None) -> VerifiedTransaction:
-            return VerifiedTransaction(self.policy, sender, tx, pqc, state, key_id, why, _token=_TOKEN)
+            return VerifiedTransaction._mint(self.policy, sender, tx, pqc, state, key_id, why)
 
         if state == AccountState.PQC_ONLY:
             raise PolicyRejected(
@@ -271,4 +300,4 @@ class StrictVerifier:
         if envelope is None:
             raise PolicyRejected("strict policy requires a composite envelope (PQC part missing)")
         key_id = self._pqc.check(tx, envelope, sender, entry)
-        return VerifiedTransaction(self.policy, sender, tx, PqcStatus.VALID, entry.state, key_id, _token=_TOKEN)
+        return VerifiedTransaction._mint(self.policy, sender, tx, PqcStatus.VALID, entry.state, key_id)
