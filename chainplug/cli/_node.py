@@ -27,6 +27,32 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     gateway.add_argument("--activation-block", type=int, default=0, help="block from which PQC parts are enforced")
     gateway.set_defaults(handler=_gateway)
 
+    validator = sub.add_parser("validator", help="validator processes (see: chainplug validator run --help)")
+    actions = validator.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    run = actions.add_parser(
+        "run",
+        parents=[common],
+        help="follow a chain, check every block under a version's rules, publish attestations",
+        description=(
+            "Follow --rpc, check every transaction of every block (and its PQC sidecar from --sidecars) under "
+            "--version, append one attestation per block to STATE_DIR/attestations.jsonl and serve them at "
+            "/attestations; restarts continue after the last attested block. Metrics at /metrics."
+        ),
+    )
+    run.add_argument("--version", choices=("legacy", "upgraded"), required=True, dest="node_version")
+    run.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    run.add_argument("--sidecars", action="append", default=[], help="chainplug_getSidecar endpoint (repeatable)")
+    run.add_argument("--registry", help="KeyRegistry address (required for --version upgraded)")
+    run.add_argument("--activation-block", type=int, default=0)
+    run.add_argument("--listen", default="127.0.0.1:9100", help="HOST:PORT for /attestations (default loopback)")
+    run.add_argument("--state-dir", required=True, help="directory for the attestation log")
+    run.add_argument("--name", default="validator", help="name used in attestations and metrics")
+    run.add_argument("--workers", type=int, default=0, help="verification processes (default: one per core)")
+    run.add_argument("--start-height", type=int, default=1, help="first block to check on a fresh state dir")
+    run.add_argument("--poll-interval", type=float, default=0.5, help="seconds between head polls")
+    run.set_defaults(handler=_validator_run)
+
 
 def _gateway(args: argparse.Namespace) -> int:
     from web3 import Web3
@@ -48,3 +74,28 @@ def _gateway(args: argparse.Namespace) -> int:
     gateway = Gateway(args.upstream, hook, block_source=lambda: w3.eth.block_number)
     info = {"service": "gateway", "version": args.node_version, "upstream": args.upstream, "chain_id": chain_id}
     return serve(gateway.app(), args.listen, info, as_json=args.json)
+
+
+def _validator_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..node.admission import NodeVersion
+    from ..node.validator import Validator, ValidatorConfig
+    from ..node.validator_service import ValidatorService
+
+    if args.node_version == NodeVersion.UPGRADED and not args.registry:
+        raise ConfigError("--version upgraded needs --registry ADDRESS")
+    config = ValidatorConfig(
+        name=args.name,
+        version=NodeVersion(args.node_version),
+        rpc_url=args.rpc,
+        sidecar_urls=tuple(args.sidecars),
+        registry_address=args.registry,
+        activation_block=args.activation_block,
+        state_dir=Path(args.state_dir),
+        workers=args.workers,
+        start_height=args.start_height,
+    )
+    service = ValidatorService(Validator(config), poll_interval=args.poll_interval)
+    info = {"service": "validator", "name": args.name, "version": args.node_version, "rpc": args.rpc}
+    return serve(service.app(), args.listen, info, as_json=args.json)

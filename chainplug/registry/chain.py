@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from web3.exceptions import BadFunctionCallOutput
+
 from ..types import Address, KeyId
-from ..verify.registry import RegistryEntry
+from ..verify.registry import UNREGISTERED, RegistryEntry
 from .contract import KeyRegistryContract
 
 
@@ -40,8 +42,14 @@ class ChainRegistry:
             self._cache.move_to_end(key)
             return cached
         self.reads += 1
-        row = self.contract.entry(address, number)
-        entry = RegistryEntry(row.state, row.key_id)
+        try:
+            row = self.contract.entry(address, number)
+            entry = RegistryEntry(row.state, row.key_id)
+        except BadFunctionCallOutput:
+            # Before the registry was deployed nobody is registered; anything else is a real fault.
+            if self.contract.w3.eth.get_code(self.contract.address, number):
+                raise
+            entry = UNREGISTERED
         self._cache[key] = entry
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -213,7 +213,10 @@ class UpgradedVerifier:
     PQC_ONLY        classical rejected           classical rejected
     ==============  ==========================  =========================================
 
-    ``block=None`` means "now" and counts as activated.
+    ``block`` is the block whose state the decision rests on: for a transaction included in block
+    N, pass N - 1 (its parent; DESIGN.md §7), for admission to the next block pass the current head.
+    The registry is read at ``block`` and enforcement applies when ``block >= activation_block``.
+    ``block=None`` means "now" (latest registry state) and counts as activated.
     """
 
     policy = "upgraded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,19 +14,24 @@ from typing import Any
 @contextmanager
 def chainplug_service(*args: str, timeout: float = 60) -> Iterator[dict[str, Any]]:
     """Run ``chainplug ARGS --json --listen 127.0.0.1:0``; yield its announcement (with ``url``)."""
+    # stderr goes to a file: a pipe nobody reads would block a chatty service once it fills.
+    errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [sys.executable, "-m", "chainplug.cli.main", *args, "--json", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
-            raise RuntimeError(f"service {args[0]} did not start: {process.stderr.read() if process.stderr else ''}")
+            process.wait(timeout=10)
+            errors.seek(0)
+            raise RuntimeError(f"service {args[0]} did not start: {errors.read()[-2000:]}")
         info: dict[str, Any] = json.loads(line)
         info["process"] = process
+        info["stderr"] = errors
         yield info
     finally:
         process.terminate()
@@ -34,3 +40,8 @@ def chainplug_service(*args: str, timeout: float = 60) -> Iterator[dict[str, Any
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        errors.seek(0)
+        tail = errors.read()[-3000:]
+        errors.close()
+        if tail.strip():
+            sys.stderr.write(f"--- stderr of chainplug {' '.join(args[:2])} ---\n{tail}\n")

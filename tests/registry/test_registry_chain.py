@@ -137,3 +137,9 @@ def test_transition_transactions_are_themselves_composite(chain: tuple[Web3, Key
     signed = sign_transition(w3, contract, account, Transition.REGISTER)
     registry = ChainRegistry(contract)
     assert UpgradedVerifier(registry).verify(signed.envelope).pqc == PqcStatus.VALID
+
+
+def test_blocks_before_deployment_read_as_unregistered(chain: tuple[Web3, KeyRegistryContract]) -> None:
+    _, contract = chain
+    registry = ChainRegistry(contract)
+    assert registry.entry(bytes(20), 0).state == AccountState.CLASSICAL
