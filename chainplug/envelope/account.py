@@ -81,13 +81,25 @@ def _as_bytes(value: Any, name: str) -> bytes:
 
 
 def _access_list(value: Any) -> AccessList:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise MalformedTransaction("accessList must be a list of {address, storageKeys} entries")
     entries = []
-    for entry in value or ():
+    for entry in value:
         if isinstance(entry, Mapping):
             address, keys = entry.get("address"), entry.get("storageKeys", ())
-        else:
+        elif isinstance(entry, list | tuple) and len(entry) == 2:
             address, keys = entry
-        entries.append((_as_bytes(address, "accessList address"), tuple(_as_bytes(k, "storage key") for k in keys)))
+        else:
+            raise MalformedTransaction("accessList entry must be {address, storageKeys} or [address, keys]")
+        if not isinstance(keys, list | tuple):
+            raise MalformedTransaction("accessList storageKeys must be a list")
+        address_bytes = _as_bytes(address, "accessList address")
+        key_bytes = tuple(_as_bytes(k, "accessList storage key") for k in keys)
+        if len(address_bytes) != 20 or any(len(k) != 32 for k in key_bytes):
+            raise MalformedTransaction("accessList addresses must be 20 bytes and storage keys 32 bytes")
+        entries.append((address_bytes, key_bytes))
     return tuple(entries)
 
 
@@ -104,6 +116,10 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
         raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
     if "chainId" not in tx:
         raise MalformedTransaction("transaction needs a chainId (EIP-155 replay protection)")
+    has_fee_caps = "maxFeePerGas" in tx or "maxPriorityFeePerGas" in tx
+    if "gasPrice" in tx and has_fee_caps:
+        # Refused like eth-account does: guessing would silently drop fee caps or the hybrid artifact.
+        raise MalformedTransaction("transaction mixes gasPrice with EIP-1559 fee fields; give one kind")
     legacy = "gasPrice" in tx
     declared = tx.get("type")
     if declared is not None:
@@ -128,9 +144,15 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
     if common["chain_id"] == 0:
         raise MalformedTransaction("chainId must be positive")
     if legacy:
+        if "gasPrice" not in tx:
+            raise MalformedTransaction("legacy (type 0) transaction needs gasPrice")
         if tx.get("accessList"):
             raise MalformedTransaction("legacy transactions cannot carry an access list")
         return UnsignedTransaction(tx_type=TX_TYPE_LEGACY, gas_price=_as_int(tx["gasPrice"], "gasPrice"), **common)
+    if "gasPrice" in tx:
+        raise MalformedTransaction(
+            "EIP-1559 (type 2) transaction takes maxFeePerGas/maxPriorityFeePerGas, not gasPrice"
+        )
     for name in ("maxFeePerGas", "maxPriorityFeePerGas"):
         if name not in tx:
             raise MalformedTransaction(f"EIP-1559 transaction needs {name}")

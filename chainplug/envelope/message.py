@@ -17,7 +17,7 @@ from ..errors import MalformedEnvelope
 from ..types import Address, Hash32, KeyId
 
 MPRIME_BYTES = len(MPRIME_PREFIX) + 1 + len(SUITE_LABEL) + 32 + 20 + 32 + 32 + 32
-"""M' is always this long for the v1 suite (207 bytes)."""
+"""M' is always this long for the v1 suite: 22 + 1 + 37 + 32 + 20 + 32 + 32 + 32 = 208 bytes."""
 
 _HEAD = MPRIME_PREFIX + bytes((len(SUITE_LABEL),)) + SUITE_LABEL
 

@@ -2,8 +2,8 @@
 
 Encoding here is byte-for-byte what stock clients produce, so eth-account, py-evm and real nodes
 accept our raw transactions unchanged (tests check this with their code, not ours). Decoding is
-strict: canonical RLP only (pyrlp's strict decoder), canonical integers, exact field sizes, a size
-cap, no trailing bytes, and a low-s signature with an EIP-155 chain id.
+strict: canonical RLP only (``_rlp``, checked against pyrlp's strict decoder), canonical integers,
+exact field sizes, a size cap, no trailing bytes, and a low-s signature with an EIP-155 chain id.
 """
 
 from __future__ import annotations

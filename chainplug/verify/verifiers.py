@@ -205,8 +205,9 @@ class UpgradedVerifier:
     ==============  ==========================  =========================================
     state           before activation            from ``activation_block`` on
     ==============  ==========================  =========================================
-    CLASSICAL       classical ok; PQC checked    same, but a stripped hybrid (artifact, no
-                    if present                   PQC part) is rejected
+    CLASSICAL       classical ok; a PQC part     classical ok; a PQC part must verify;
+                    that fails is recorded       a stripped hybrid (artifact, no PQC
+                    (telemetry)                  part) is rejected
     HYBRID          classical ok; PQC status     PQC part required and valid
                     recorded (telemetry)
     FINALIZING      PQC part required and valid  PQC part required and valid
