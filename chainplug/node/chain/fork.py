@@ -1,0 +1,294 @@
+"""The upgraded chain as a py-evm fork: Prague plus the PQC-only transaction and the sidecar rule.
+
+``UpgradedPragueVM`` subclasses py-evm's latest fork (Prague, the one eth-tester's PyEVMBackend runs):
+
+* its transaction builder also decodes type 0x50 (strictly, through chainplug.node.chain.pqc_tx) into
+  :class:`PqcOnlyTransaction`, which executes as an EIP-1559 transaction from its explicit sender with
+  intrinsic gas = EIP-1559 intrinsic gas + PQC_TX_AUTH_GAS;
+* its state applies the EIP-1559 fee and balance rules to that type (without the secp256k1 low-s check,
+  there is no secp256k1 signature);
+* ``validate_transaction_against_header`` — called for every transaction py-evm applies, when building a
+  block and when importing one — runs :class:`~chainplug.node.chain.rules.ChainRules` against the
+  KeyRegistry *called inside the EVM* on the parent block's state.
+
+``eth_call`` and ``eth_estimateGas`` apply transactions to a state directly, not through the VM, so the
+rules do not judge them (a call carries no signature to judge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import rlp
+from eth.abc import ReceiptAPI, SetCodeAuthorizationAPI, SignedTransactionAPI, StateAPI, TransactionDecoderAPI
+from eth.constants import ZERO_ADDRESS
+from eth.rlp.logs import Log
+from eth.rlp.receipts import Receipt
+from eth.rlp.sedes import address as address_sedes
+from eth.rlp.transactions import SignedTransactionMethods
+from eth.vm.forks.berlin.transactions import AccountAccesses, calculate_txn_intrinsic_gas_berlin
+from eth.vm.forks.frontier.validation import validate_frontier_transaction
+from eth.vm.forks.london.transactions import validate_dynamic_fee_tx
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.receipts import PragueReceiptBuilder, PragueTypedReceipt
+from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder, PragueTypedTransaction
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from eth.vm.message import Message
+from eth_typing import Address as EvmAddress
+from eth_typing import Hash32 as EvmHash32
+from eth_utils.exceptions import ValidationError
+from rlp.sedes import Binary, CountableList, big_endian_int, binary
+
+from ...constants import MLDSA87_PUBLIC_KEY_BYTES, MLDSA87_SIGNATURE_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
+from ...crypto.keccak import keccak256
+from ...errors import ChainplugError, RegistryError
+from ...types import AccountState, Address, Hash32, KeyId
+from ...verify import UNREGISTERED, RegistryEntry
+from .pqc_tx import PqcTransaction, decode_pqc_transaction, verify_pqc_signature
+from .rules import ChainRules, PqcRuleViolation
+
+ENTRY_SELECTOR = keccak256(b"entry(address)")[:4]
+"""KeyRegistry.entry(address) -> (uint8 state, bytes32 key_id, uint64 generation, uint256 updated_at)."""
+REGISTRY_READ_GAS = 1_000_000
+"""Gas for the in-EVM registry read (a view call needs ~10,000)."""
+
+
+class PqcOnlyTransaction(rlp.Serializable, SignedTransactionMethods, SignedTransactionAPI):  # type: ignore[misc]
+    """The type-0x50 payload as py-evm sees it. Built only by :class:`PqcPayloadDecoder`, after the
+    strict chainplug decoder accepted the bytes."""
+
+    _type_id = TX_TYPE_PQC_ONLY
+    fields = [  # noqa: RUF012 - pyrlp's declaration style
+        ("chain_id", big_endian_int),
+        ("nonce", big_endian_int),
+        ("max_priority_fee_per_gas", big_endian_int),
+        ("max_fee_per_gas", big_endian_int),
+        ("gas", big_endian_int),
+        ("to", address_sedes),
+        ("value", big_endian_int),
+        ("data", binary),
+        ("access_list", CountableList(AccountAccesses)),
+        # NOTE: not "sender": SignedTransactionMethods.sender is the (cached) result of get_sender().
+        ("sender_address", Binary.fixed_length(20)),
+        ("public_key", Binary.fixed_length(MLDSA87_PUBLIC_KEY_BYTES)),
+        ("signature", Binary.fixed_length(MLDSA87_SIGNATURE_BYTES)),
+    ]
+
+    @cached_property
+    def pqc(self) -> PqcTransaction:
+        """The chainplug view of the same bytes."""
+        return decode_pqc_transaction(bytes((TX_TYPE_PQC_ONLY,)) + self.encode())
+
+    @property
+    def gas_price(self) -> int:
+        raise AttributeError("a PQC-only transaction has max_fee_per_gas and max_priority_fee_per_gas")
+
+    @property
+    def y_parity(self) -> int:
+        raise AttributeError("a PQC-only transaction has no secp256k1 signature")
+
+    @property
+    def r(self) -> int:
+        raise AttributeError("a PQC-only transaction has no secp256k1 signature")
+
+    @property
+    def s(self) -> int:
+        raise AttributeError("a PQC-only transaction has no secp256k1 signature")
+
+    @property
+    def max_fee_per_blob_gas(self) -> int:
+        raise NotImplementedError("a PQC-only transaction carries no blobs")
+
+    @property
+    def blob_versioned_hashes(self) -> Sequence[EvmHash32]:
+        raise NotImplementedError("a PQC-only transaction carries no blobs")
+
+    @property
+    def authorization_list(self) -> Sequence[SetCodeAuthorizationAPI]:
+        raise NotImplementedError("a PQC-only transaction carries no EIP-7702 authorizations")
+
+    @cached_property
+    def hash(self) -> EvmHash32:
+        raise NotImplementedError("call hash on the typed transaction")
+
+    def get_sender(self) -> EvmAddress:
+        return EvmAddress(self.sender_address)
+
+    def get_message_for_signing(self) -> bytes:
+        return self.pqc.message_representative()
+
+    def check_signature_validity(self) -> None:
+        if self.__dict__.get("_signature_ok"):  # verified once per object: the bytes are immutable
+            return
+        try:
+            verify_pqc_signature(self.pqc)
+        except ChainplugError as exc:
+            raise PqcRuleViolation(exc) from exc
+        self.__dict__["_signature_ok"] = True
+
+    def validate(self) -> None:
+        validate_dynamic_fee_tx(self)
+        if self.max_priority_fee_per_gas > self.max_fee_per_gas:
+            raise ValidationError("max_priority_fee_per_gas is higher than max_fee_per_gas (EIP-1559)")
+        if self.gas < self.intrinsic_gas:
+            raise ValidationError(f"intrinsic gas too low: have {self.gas}, want {self.intrinsic_gas}")
+        self.check_signature_validity()
+
+    def get_intrinsic_gas(self) -> int:
+        """EIP-1559 (Berlin-schedule) intrinsic gas plus the ML-DSA-87 surcharge."""
+        return int(calculate_txn_intrinsic_gas_berlin(self)) + PQC_TX_AUTH_GAS
+
+    def encode(self) -> bytes:
+        encoded: bytes = rlp.encode(self)
+        return encoded
+
+    def make_receipt(
+        self, status: bytes, gas_used: int, log_entries: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    ) -> ReceiptAPI:
+        logs = [Log(address, topics, data) for address, topics, data in log_entries]
+        return Receipt(state_root=status, gas_used=gas_used, logs=logs)
+
+
+class PqcPayloadDecoder(TransactionDecoderAPI):
+    """Decodes a type-0x50 payload: chainplug's strict decoder first, then py-evm's RLP object."""
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SignedTransactionAPI:
+        try:
+            pqc = decode_pqc_transaction(bytes((TX_TYPE_PQC_ONLY,)) + payload)
+        except ChainplugError as exc:
+            raise PqcRuleViolation(exc) from exc
+        transaction: PqcOnlyTransaction = rlp.decode(payload, sedes=PqcOnlyTransaction)
+        transaction.__dict__["pqc"] = pqc  # the cached_property's slot: decoded once
+        return transaction
+
+
+class UpgradedTypedReceipt(PragueTypedReceipt):
+    codecs: dict[int, type[Receipt]] = {  # noqa: RUF012 - py-evm's declaration style
+        **PragueTypedReceipt.codecs,
+        TX_TYPE_PQC_ONLY: Receipt,  # type: ignore[type-abstract]
+    }
+
+
+class UpgradedReceiptBuilder(PragueReceiptBuilder):
+    typed_receipt_class = UpgradedTypedReceipt
+
+
+class UpgradedTypedTransaction(PragueTypedTransaction):
+    decoders: dict[int, type[TransactionDecoderAPI]] = {  # noqa: RUF012 - py-evm's declaration style
+        **PragueTypedTransaction.decoders,
+        TX_TYPE_PQC_ONLY: PqcPayloadDecoder,
+    }
+    receipt_builder = UpgradedReceiptBuilder
+
+
+class UpgradedTransactionBuilder(PragueTransactionBuilder):
+    typed_transaction = UpgradedTypedTransaction
+
+
+class UpgradedBlock(PragueBlock):
+    transaction_builder = UpgradedTransactionBuilder
+    receipt_builder = UpgradedReceiptBuilder
+    fields = [  # noqa: RUF012 - pyrlp's declaration style
+        ("header", PragueBlockHeader),
+        ("transactions", CountableList(UpgradedTransactionBuilder)),
+        ("uncles", CountableList(None, max_length=0)),
+        ("withdrawals", CountableList(Withdrawal)),
+    ]
+
+
+class UpgradedState(PragueState):
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        if transaction.type_id != TX_TYPE_PQC_ONLY:
+            super().validate_transaction(transaction)
+            return
+        # EIP-1559 rules (london + cancun state checks) minus the secp256k1 low-s check.
+        base_fee = self.execution_context.base_fee_per_gas or 0
+        if transaction.max_fee_per_gas < base_fee:
+            raise ValidationError(f"max fee per gas {transaction.max_fee_per_gas} is below the base fee {base_fee}")
+        validate_frontier_transaction(self, transaction)
+        if self.get_balance(transaction.sender) < transaction.gas * transaction.max_fee_per_gas:
+            raise ValidationError("sender cannot afford gas * max_fee_per_gas")
+
+
+def read_registry_entry(state: StateAPI, registry: Address, account: Address) -> RegistryEntry:
+    """Call ``KeyRegistry.entry(account)`` inside the EVM on ``state`` (never over RPC).
+
+    No code at ``registry`` (not deployed yet at this block) means nobody is registered; code that does
+    not answer like the KeyRegistry raises :class:`RegistryError` (never a silent CLASSICAL).
+    """
+    evm_registry = EvmAddress(registry)
+    code = state.get_code(evm_registry)
+    if not code:
+        return UNREGISTERED
+    message = Message(
+        gas=REGISTRY_READ_GAS,
+        to=evm_registry,
+        sender=ZERO_ADDRESS,
+        value=0,
+        data=ENTRY_SELECTOR + bytes(12) + bytes(account),
+        code=code,
+        is_static=True,
+    )
+    context = state.get_transaction_context_class()(gas_price=0, origin=ZERO_ADDRESS)
+    computation = state.computation_class.apply_computation(state, message, context)
+    output = computation.output
+    if computation.is_error or len(output) != 128:
+        raise RegistryError(f"contract at 0x{bytes(registry).hex()} does not answer KeyRegistry.entry(address)")
+    value = int.from_bytes(output[:32], "big")
+    try:
+        state_value = AccountState(value)
+    except ValueError:
+        raise RegistryError(f"KeyRegistry returned an unknown state {value}") from None
+    key_id = output[32:64]
+    return RegistryEntry(state_value, KeyId(bytes(key_id)) if any(key_id) else None)
+
+
+class UpgradedPragueVM(PragueVM):
+    """Prague + the chainplug rules. Configure with ``UpgradedPragueVM.configure(rules=ChainRules(...))``."""
+
+    fork = "prague+chainplug-pqc"
+    block_class = UpgradedBlock
+    _state_class = UpgradedState
+    rules: ChainRules | None = None
+
+    def validate_transaction_against_header(self, base_header: Any, transaction: SignedTransactionAPI) -> None:
+        super().validate_transaction_against_header(base_header, transaction)
+        rules = self.rules
+        if rules is None:
+            return
+        parent = self.chaindb.get_block_header_by_hash(base_header.parent_hash)
+        parent_state: list[StateAPI] = []
+
+        def load(account: Address) -> RegistryEntry:
+            if rules.registry_address is None:
+                return UNREGISTERED
+            if not parent_state:  # built on first use only: most checks hit the cache
+                parent_state.append(self.build_state(self.chaindb.db, parent, self.chain_context))
+            return read_registry_entry(parent_state[0], rules.registry_address, account)
+
+        def read(account: Address) -> RegistryEntry:
+            return rules.cached_entry(Hash32(parent.hash), account, load)
+
+        if transaction.type_id == TX_TYPE_PQC_ONLY:
+            rules.check_pqc_only(pqc_transaction(transaction), read)
+        else:
+            rules.check_classical(
+                transaction.encode(),
+                Hash32(transaction.hash),
+                Address(transaction.sender),
+                base_header.block_number,
+                read,
+            )
+
+
+def pqc_transaction(transaction: SignedTransactionAPI) -> PqcTransaction:
+    """The chainplug view of a py-evm type-0x50 transaction."""
+    inner = getattr(transaction, "_inner", transaction)
+    if not isinstance(inner, PqcOnlyTransaction):
+        raise TypeError("not a PQC-only transaction")
+    return inner.pqc

@@ -1,0 +1,311 @@
+"""The chain's HTTP JSON-RPC server (DESIGN.md §7 "Chain"): what web3.py needs for a normal session,
+answered in geth's wire format, plus the chainplug methods of the upgraded chain.
+
+* ``eth_*``, ``net_*``, ``web3_clientVersion``, ``evm_mine``; batches; errors with EIP-1474 codes, and
+  reverts as geth reports them (code 3, message "execution reverted: ...", ``data`` = revert data).
+* ``chainplug_sendEnvelope(envelope)``: the envelope becomes its transaction's PQC sidecar and the
+  classical part is submitted; the chain rules verify it (UpgradedVerifier, registry read from the chain
+  state). A HYBRID sender's bare ``eth_sendRawTransaction`` after activation is refused (code -32003).
+* ``chainplug_getSidecar(tx_hash)``, ``chainplug_chainInfo()``.
+
+Mining: one block per transaction (automine), or one block every ``block_time`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import version
+from typing import Any
+
+import rlp
+from aiohttp import web
+from eth.exceptions import UnrecognizedTransactionType
+from eth_abi.abi import decode as abi_decode
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+from eth_utils.exceptions import ValidationError
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from ... import __version__
+from ...constants import MAX_ENVELOPE_BYTES, MAX_RAW_TX_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
+from ...errors import ChainplugError
+from ...types import Hash32
+from ..jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    TRANSACTION_REJECTED,
+    RpcError,
+    error_response,
+    hex_bytes,
+    result_response,
+    validate_call,
+)
+from . import queries, wire
+from .backend import AlreadyKnown, ChainBackend
+from .rules import PqcRuleViolation
+
+LOG = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+MAX_BATCH = 100
+DEFAULT_PRIORITY_FEE = 10**9
+"""eth_maxPriorityFeePerGas answer and eth_sendTransaction's default tip (1 gwei, as anvil)."""
+EXECUTION_REVERTED = 3
+"""geth's JSON-RPC code for a reverted eth_call / eth_estimateGas."""
+SERVER_ERROR = -32000
+"""geth's code for "the request was understood but failed" (nonce too low, header not found, ...)."""
+
+
+def _revert_message(output: bytes) -> str:
+    if output[:4] == bytes.fromhex("08c379a0"):  # Error(string)
+        with contextlib.suppress(Exception):
+            return f"execution reverted: {abi_decode(['string'], output[4:])[0]}"
+    return "execution reverted"
+
+
+class ChainServer:
+    """JSON-RPC front of one :class:`ChainBackend`; :meth:`app` builds the aiohttp application."""
+
+    def __init__(self, backend: ChainBackend, *, block_time: float | None = None) -> None:
+        self.backend = backend
+        self.block_time = block_time
+        backend.automine = block_time is None
+        self.metrics = CollectorRegistry()
+        self._submitted = Counter(
+            "chainplug_chain_transactions", "submitted transactions", ["method", "result"], registry=self.metrics
+        )
+        self._height = Gauge("chainplug_chain_block_number", "latest mined block", registry=self.metrics)
+        self._methods: dict[str, Callable[[list[Any]], Any]] = {
+            "web3_clientVersion": lambda _: f"chainplug/v{__version__}/py-evm-{version('py-evm')}",
+            "net_version": lambda _: str(backend.chain_id),
+            "net_listening": lambda _: True,
+            "net_peerCount": lambda _: "0x0",
+            "eth_chainId": lambda _: wire.qty(backend.chain_id),
+            "eth_syncing": lambda _: False,
+            "eth_blockNumber": lambda _: wire.qty(backend.head.block_number),
+            "eth_accounts": lambda _: [wire.addr(a.address) for a in backend.accounts],
+            "eth_gasPrice": lambda _: wire.qty(backend.next_base_fee() + DEFAULT_PRIORITY_FEE),
+            "eth_maxPriorityFeePerGas": lambda _: wire.qty(DEFAULT_PRIORITY_FEE),
+            "eth_getBlockByNumber": lambda p: self._block(wire.block_id(wire.param(p, 0)), wire.param(p, 1, False)),
+            "eth_getBlockByHash": lambda p: self._block(
+                wire.data(wire.param(p, 0), "block hash", size=32), wire.param(p, 1, False)
+            ),
+            "eth_getBalance": lambda p: wire.qty(self._state(p, 1).get_balance(wire.address(wire.param(p, 0)))),
+            "eth_getTransactionCount": lambda p: wire.qty(self._state(p, 1).get_nonce(wire.address(wire.param(p, 0)))),
+            "eth_getCode": lambda p: wire.hexdata(self._state(p, 1).get_code(wire.address(wire.param(p, 0)))),
+            "eth_getStorageAt": lambda p: wire.hexdata(
+                self._state(p, 2)
+                .get_storage(wire.address(wire.param(p, 0)), wire.quantity(wire.param(p, 1), "slot"))
+                .to_bytes(32, "big")
+            ),
+            "eth_call": lambda p: wire.hexdata(self._execute(queries.call, p)),
+            "eth_estimateGas": lambda p: wire.qty(self._execute(queries.estimate_gas, p)),
+            "eth_feeHistory": self._fee_history,
+            "eth_getLogs": lambda p: queries.logs(backend, wire.param(p, 0)),
+            "eth_getTransactionByHash": self._transaction,
+            "eth_getTransactionReceipt": self._receipt,
+            "eth_sendRawTransaction": lambda p: self._submit("eth_sendRawTransaction", p),
+            "eth_sendTransaction": lambda p: self._submit("eth_sendTransaction", p),
+            "chainplug_sendEnvelope": lambda p: self._submit("chainplug_sendEnvelope", p),
+            "chainplug_getSidecar": self._sidecar,
+            "chainplug_chainInfo": lambda _: self.info(),
+            "evm_mine": self._mine,
+        }
+
+    def info(self) -> dict[str, Any]:
+        """What the chain runs (also printed at start)."""
+        registry = self.backend.rules.registry_address
+        return {
+            "chain_id": self.backend.chain_id,
+            "activation_block": self.backend.rules.activation_block,
+            "registry": to_checksum_address(registry) if registry else None,
+            "pqc_tx_type": wire.qty(TX_TYPE_PQC_ONLY),
+            "pqc_tx_auth_gas": PQC_TX_AUTH_GAS,
+            "mining": f"interval {self.block_time}s" if self.block_time else "automine",
+        }
+
+    # --- aiohttp ---------------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        application = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        application.router.add_post("/", self._handle)
+        application.router.add_get("/health", self._health)
+        application.router.add_get("/metrics", self._metrics_page)
+        if self.block_time:
+            application.cleanup_ctx.append(self._interval_miner)
+        return application
+
+    async def _interval_miner(self, _: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            assert self.block_time
+            while True:
+                await asyncio.sleep(self.block_time)
+                try:
+                    self.backend.mine()
+                except Exception:  # keep mining: one failed block must not stop the chain
+                    LOG.exception("mining a block failed")
+                self._height.set(self.backend.head.block_number)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _health(self, _: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "block": self.backend.head.block_number, **self.info()})
+
+    async def _metrics_page(self, _: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response(error_response(None, RpcError(PARSE_ERROR, "parse error")))
+        if isinstance(body, list):
+            if not body or len(body) > MAX_BATCH:
+                return web.json_response(
+                    error_response(None, RpcError(INVALID_REQUEST, f"batch must have 1..{MAX_BATCH} requests"))
+                )
+            return web.json_response([self.dispatch(item) for item in body])
+        return web.json_response(self.dispatch(body))
+
+    def dispatch(self, call: Any) -> dict[str, Any]:
+        """Answer one JSON-RPC request object (never raises)."""
+        request_id = call.get("id") if isinstance(call, dict) else None
+        try:
+            request_id, method, params = validate_call(call)
+            handler = self._methods.get(method)
+            if handler is None:
+                raise RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available")
+            return result_response(request_id, handler(params))
+        except RpcError as exc:
+            return error_response(request_id, exc)
+        except Exception as exc:  # never leak a traceback to a client; keep it in our log
+            LOG.exception("internal error in %s", call.get("method") if isinstance(call, dict) else "request")
+            return error_response(request_id, RpcError(INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
+
+    # --- methods ---------------------------------------------------------------------------------------
+
+    def _state(self, params: list[Any], index: int) -> Any:
+        header = self.backend.state_header(wire.block_id(wire.param(params, index)))
+        if header is None:
+            raise RpcError(SERVER_ERROR, "header not found")
+        return self.backend.chain.get_vm(header).state
+
+    def _block(self, ident: str | int | bytes, full: Any) -> dict[str, Any] | None:
+        found = self.backend.block(ident)
+        return wire.block(found[0], full=bool(full), pending=found[1]) if found is not None else None
+
+    def _execute(self, run: Callable[..., Any], params: list[Any]) -> Any:
+        return self._run(run, queries.call_request(wire.param(params, 0)), wire.block_id(wire.param(params, 1)))
+
+    def _run(self, run: Callable[..., Any], request: queries.CallRequest, ident: str | int | bytes) -> Any:
+        try:
+            return run(self.backend, request, ident)
+        except queries.CallFailed as exc:
+            if exc.reverted:
+                raise RpcError(EXECUTION_REVERTED, _revert_message(exc.output), wire.hexdata(exc.output)) from exc
+            raise RpcError(SERVER_ERROR, str(exc)) from exc
+
+    def _fee_history(self, params: list[Any]) -> dict[str, Any]:
+        count = wire.param(params, 0)
+        blocks = count if isinstance(count, int) else wire.quantity(count, "blockCount")
+        return queries.fee_history(self.backend, blocks, wire.block_id(wire.param(params, 1)), wire.param(params, 2))
+
+    def _transaction(self, params: list[Any]) -> dict[str, Any] | None:
+        found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))
+        if found is None:
+            return None
+        block = None if found.pending else found.block
+        return wire.transaction(found.transaction, block, found.index, wire.base_fee(found.block.header))
+
+    def _receipt(self, params: list[Any]) -> dict[str, Any] | None:
+        found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))
+        if found is None or found.pending:
+            return None
+        info = self.backend.receipts(found.block)[found.index]
+        return wire.receipt(
+            info.transaction,
+            info.receipt,
+            block=found.block,
+            index=info.index,
+            gas_used=info.gas_used,
+            first_log_index=info.first_log_index,
+            contract_address=info.contract_address,
+        )
+
+    def _sidecar(self, params: list[Any]) -> str | None:
+        stored = self.backend.sidecars.get(wire.data(wire.param(params, 0), "transaction hash", size=32))
+        return wire.hexdata(stored) if stored is not None else None
+
+    def _mine(self, params: list[Any]) -> str:
+        count = wire.param(params, 0)
+        self.backend.mine(wire.quantity(count, "blocks") if isinstance(count, str) else 1)
+        self._height.set(self.backend.head.block_number)
+        return "0x0"
+
+    def _submit(self, method: str, params: list[Any]) -> str:
+        try:
+            if method == "eth_sendRawTransaction":
+                raw = hex_bytes(wire.param(params, 0), "raw transaction", max_bytes=MAX_RAW_TX_BYTES)
+                tx_hash = self.backend.send_raw(raw)
+            elif method == "chainplug_sendEnvelope":
+                data = hex_bytes(wire.param(params, 0), "envelope", max_bytes=MAX_ENVELOPE_BYTES)
+                tx_hash = self.backend.send_envelope(data)
+            else:
+                tx_hash = self.backend.send_raw(self._sign_dev(queries.call_request(wire.param(params, 0))))
+        except PqcRuleViolation as exc:
+            self._submitted.labels(method=method, result=exc.reason.value).inc()
+            raise RpcError(TRANSACTION_REJECTED, f"transaction rejected: {exc}", exc.error.to_json()) from exc
+        except ChainplugError as exc:  # a malformed envelope
+            self._submitted.labels(method=method, result=exc.reason.value).inc()
+            raise RpcError(INVALID_PARAMS, str(exc), exc.to_json()) from exc
+        except (
+            AlreadyKnown,
+            ValidationError,
+            UnrecognizedTransactionType,
+            rlp.DecodingError,
+            rlp.DeserializationError,
+        ) as exc:
+            self._submitted.labels(method=method, result="invalid").inc()
+            raise RpcError(SERVER_ERROR, str(exc) or type(exc).__name__) from exc
+        self._submitted.labels(method=method, result="accepted").inc()
+        self._height.set(self.backend.head.block_number)
+        return wire.hexdata(tx_hash)
+
+    def _sign_dev(self, request: queries.CallRequest) -> bytes:
+        """eth_sendTransaction: fill the defaults web3.py would, sign with the unlocked dev key."""
+        key = self.backend.dev_key(request.sender)
+        if key is None:
+            raise RpcError(SERVER_ERROR, "unknown account")
+        tx: dict[str, Any] = {
+            "chainId": self.backend.chain_id,
+            "nonce": request.nonce if request.nonce is not None else self._nonce(request.sender),
+            "value": request.value,
+            "data": request.data,
+            "gas": request.gas if request.gas is not None else self._run(queries.estimate_gas, request, "pending"),
+        }
+        if request.to:
+            tx["to"] = to_checksum_address(request.to)
+        if request.gas_price is not None:
+            tx["gasPrice"] = request.gas_price
+        else:
+            tip = (
+                request.max_priority_fee_per_gas
+                if request.max_priority_fee_per_gas is not None
+                else DEFAULT_PRIORITY_FEE
+            )
+            tx["maxPriorityFeePerGas"] = tip
+            tx["maxFeePerGas"] = request.max_fee_per_gas or 2 * self.backend.next_base_fee() + tip
+        return bytes(Account.sign_transaction(tx, key).raw_transaction)
+
+    def _nonce(self, sender: bytes) -> int:
+        return int(self.backend.chain.get_vm(self.backend.chain.header).state.get_nonce(sender))  # type: ignore[arg-type]
