@@ -2,7 +2,7 @@
 
 ``UpgradedPragueVM`` subclasses py-evm's latest fork (Prague, the one eth-tester's PyEVMBackend runs):
 
-* its transaction builder also decodes type 0x50 (strictly, through chainplug.node.chain.pqc_tx) into
+* its transaction builder also decodes type 0x50 (strictly, through chainplug.envelope.pqc_tx) into
   :class:`PqcOnlyTransaction`, which executes as an EIP-1559 transaction from its explicit sender with
   intrinsic gas = EIP-1559 intrinsic gas + PQC_TX_AUTH_GAS;
 * its state applies the EIP-1559 fee and balance rules to that type (without the secp256k1 low-s check,
@@ -45,10 +45,10 @@ from rlp.sedes import Binary, CountableList, big_endian_int, binary
 
 from ...constants import MLDSA87_PUBLIC_KEY_BYTES, MLDSA87_SIGNATURE_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
 from ...crypto.keccak import keccak256
+from ...envelope.pqc_tx import PqcTransaction, decode_pqc_transaction, verify_pqc_signature
 from ...errors import ChainplugError, RegistryError
 from ...types import AccountState, Address, Hash32, KeyId
 from ...verify import UNREGISTERED, RegistryEntry
-from .pqc_tx import PqcTransaction, decode_pqc_transaction, verify_pqc_signature
 from .rules import ChainRules, PqcRuleViolation
 
 ENTRY_SELECTOR = keccak256(b"entry(address)")[:4]

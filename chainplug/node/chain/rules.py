@@ -25,10 +25,10 @@ from typing import Protocol
 from eth_utils.exceptions import ValidationError
 
 from ...crypto.pqc import PQCBackend
+from ...envelope.pqc_tx import PqcTransaction, verify_pqc_signature
 from ...errors import ChainplugError, PolicyRejected, Reason, UnsupportedEnvelope
 from ...types import AccountState, Address, Hash32, KeyId
 from ...verify import RegistryEntry, UpgradedVerifier
-from .pqc_tx import PqcTransaction, verify_pqc_signature
 
 SIDECAR_CAPACITY = 100_000
 """Sidecars kept by a :class:`SidecarStore` before the oldest is evicted."""

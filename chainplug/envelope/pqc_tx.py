@@ -22,7 +22,7 @@ from typing import Any
 
 import rlp
 
-from ...constants import (
+from ..constants import (
     MAX_RAW_TX_BYTES,
     MLDSA87_PUBLIC_KEY_BYTES,
     MLDSA87_SIGNATURE_BYTES,
@@ -30,13 +30,13 @@ from ...constants import (
     TX_TYPE_PQC_ONLY,
     ZERO_CLASSICAL_SIGNATURE_HASH,
 )
-from ...crypto.keccak import keccak256
-from ...crypto.pqc import PQCBackend, get_backend, mldsa87_key_id
-from ...envelope._rlp import decode_list
-from ...envelope.message import message_representative
-from ...envelope.transaction import AccessList
-from ...errors import ChainplugError, InvalidKey, InvalidSignature, MalformedTransaction, Reason
-from ...types import Address, Hash32, KeyId
+from ..crypto.keccak import keccak256
+from ..crypto.pqc import PQCBackend, get_backend, mldsa87_key_id
+from ..errors import ChainplugError, InvalidKey, InvalidSignature, MalformedTransaction, Reason
+from ..types import Address, Hash32, KeyId
+from ._rlp import decode_list
+from .message import message_representative
+from .transaction import AccessList
 
 PQC_TX_FIELDS = 12
 """Number of RLP fields of a signed PQC-only transaction."""

@@ -8,11 +8,11 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from ...constants import SUITE_LABEL, TX_TYPE_EIP1559
-from ...crypto.pqc import MLDSA87SigningKey, PQCBackend, get_backend
-from ...envelope.account import unsigned_from_dict
-from ...errors import MalformedTransaction
-from ...types import Address, Hash32, KeyId
+from ..constants import SUITE_LABEL, TX_TYPE_EIP1559
+from ..crypto.pqc import MLDSA87SigningKey, PQCBackend, get_backend
+from ..errors import MalformedTransaction
+from ..types import Address, Hash32, KeyId
+from .account import unsigned_from_dict
 from .pqc_tx import PqcTransaction, UnsignedPqcTransaction
 
 
