@@ -22,14 +22,18 @@ def raw_transaction(w3: Web3, tx: Any) -> bytes:
     return _rebuild(tx)
 
 
+def _bytes(value: Any) -> bytes:
+    """web3 hands back HexBytes or 0x-strings depending on the field; both mean the same bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
 def _rebuild(tx: Any) -> bytes:
     tx_type = int(tx.get("type", 0))
     to = bytes.fromhex(str(tx["to"])[2:]) if tx.get("to") else b""
-    data = bytes(tx.get("input", b""))
+    data = _bytes(tx.get("input", b""))
     if tx_type == TX_TYPE_EIP1559:
         access = tuple(
-            (bytes.fromhex(str(e["address"])[2:]), tuple(bytes(k) for k in e["storageKeys"]))
-            for e in tx.get("accessList", [])
+            (_bytes(e["address"]), tuple(_bytes(k) for k in e["storageKeys"])) for e in tx.get("accessList", [])
         )
         unsigned = UnsignedTransaction(TX_TYPE_EIP1559, int(tx["chainId"]), int(tx["nonce"]), int(tx["gas"]), to,
                                        int(tx["value"]), data, int(tx["maxPriorityFeePerGas"]),

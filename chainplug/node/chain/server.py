@@ -109,6 +109,7 @@ class ChainServer:
             "eth_feeHistory": self._fee_history,
             "eth_getLogs": lambda p: queries.logs(backend, wire.param(p, 0)),
             "eth_getTransactionByHash": self._transaction,
+            "eth_getRawTransactionByHash": self._raw_transaction,
             "eth_getTransactionReceipt": self._receipt,
             "eth_sendRawTransaction": lambda p: self._submit("eth_sendRawTransaction", p),
             "eth_sendTransaction": lambda p: self._submit("eth_sendTransaction", p),
@@ -226,6 +227,11 @@ class ChainServer:
             return None
         block = None if found.pending else found.block
         return wire.transaction(found.transaction, block, found.index, wire.base_fee(found.block.header))
+
+    def _raw_transaction(self, params: list[Any]) -> str | None:
+        """The exact signed bytes (geth's eth_getRawTransactionByHash): validators need them for PQC-only txs."""
+        found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))
+        return None if found is None else wire.hexdata(found.transaction.encode())
 
     def _receipt(self, params: list[Any]) -> dict[str, Any] | None:
         found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))

@@ -1,0 +1,93 @@
+"""``chainplug signer serve``: the HTTP JSON-RPC signer service over a migration store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ._serve import serve
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    signer = sub.add_parser("signer", help="the signer service (see: chainplug signer serve --help)")
+    actions = signer.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    run = actions.add_parser(
+        "serve",
+        parents=[common],
+        help="serve JSON-RPC signing and migration for the accounts of a store",
+        description=(
+            "Sign transactions for the accounts of --store as their migration state requires (classical, composite "
+            "envelope, or PQC-only), submit them, and drive migration steps (with the on-chain registry transitions "
+            "when --registry is given). Loopback by default; every call needs 'Authorization: Bearer TOKEN' with the "
+            "token from --token-file or $CHAINPLUG_SIGNER_TOKEN. /health is ready only after every key is loaded and "
+            "checked. Every signature and migration step goes to a hash-chained audit log."
+        ),
+    )
+    run.add_argument("--store", required=True, help="migration store directory (created if missing)")
+    run.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL (nonces, fees, receipts)")
+    run.add_argument("--registry", help="KeyRegistry address: migration steps also move the account on chain")
+    run.add_argument("--gateway", help="gateway URL to submit to (envelopes via chainplug_sendEnvelope)")
+    run.add_argument("--listen", default="127.0.0.1:8550", help="HOST:PORT (default loopback 127.0.0.1:8550)")
+    run.add_argument("--token-file", help="file holding the bearer token (else $CHAINPLUG_SIGNER_TOKEN)")
+    run.add_argument("--audit-log", help="audit log path (default STORE/audit.jsonl)")
+    readiness_help = "validator URL whose /health reports its version, for the fleet gate (repeatable)"
+    run.add_argument("--readiness-url", action="append", default=[], help=readiness_help)
+    run.add_argument("--threshold", default="all", help="fleet gate: upgraded fraction needed (all, 2/3, 0.9 ...)")
+    run.add_argument("--force-gate", action="store_true", help="finalize even if the fleet gate refuses (logged)")
+    run.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from web3 import Web3
+
+    from ..envelope import PqcOnlySigner, SignedComposite
+    from ..migration import FleetGate, MigrationEngine, PlainFileKeyStore, parse_threshold
+    from ..registry import KeyRegistryContract
+    from ..registry.hook import RegistryChainHook, complete_on_chain
+    from ..signer.audit import AuditLog
+    from ..signer.backend import Rpc, SigningBackend
+    from ..signer.readiness import HttpReadiness
+    from ..signer.service import SignerService, read_token
+    from ..types import Address
+
+    token = read_token(args.token_file, dict(os.environ))
+    store = Path(args.store)
+    store.mkdir(parents=True, exist_ok=True)
+    chain, gateway = Rpc(args.rpc), Rpc(args.gateway) if args.gateway else None
+    gate = FleetGate(parse_threshold(args.threshold), force=args.force_gate)
+    readiness = HttpReadiness(args.readiness_url) if args.readiness_url else None
+    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 60}))
+    if not w3.is_connected():
+        raise ConfigError(f"chain RPC {args.rpc} is not reachable")
+
+    def open_backend() -> SigningBackend:
+        keystore = PlainFileKeyStore(store / "keys")
+        hook = None
+        submit_to = gateway or chain
+
+        def send_envelope(signed: SignedComposite) -> str:
+            return str(submit_to.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex()))
+
+        if args.registry:
+            hook = RegistryChainHook(w3, KeyRegistryContract(w3, args.registry), keystore, send_envelope=send_envelope)
+        engine = MigrationEngine.open(store, create=True, keystore=keystore, chain=hook, gate=gate, readiness=readiness)
+        return SigningBackend(engine, chain, gateway=gateway)
+
+    def finish(backend: SigningBackend, address: Address) -> str | None:
+        if not args.registry:
+            return None
+        signer = PqcOnlySigner(backend.engine.load_pqc_key(address), address)
+        contract = KeyRegistryContract(w3, args.registry)
+        # PQC-only transactions go straight to the chain, the only party that can execute them.
+        return complete_on_chain(
+            w3, contract, signer, lambda raw: str(chain.call("eth_sendRawTransaction", "0x" + raw.hex()))
+        )
+
+    audit = AuditLog(Path(args.audit_log) if args.audit_log else store / "audit.jsonl")
+    service = SignerService(open_backend, token=token, audit=audit, complete_on_chain=finish)
+    info = {"service": "signer", "store": str(store), "rpc": args.rpc, "registry": args.registry}
+    return serve(service.app(), args.listen, info, as_json=args.json)

@@ -1,0 +1,179 @@
+"""The signing backend: keys from a migration store, transactions signed the way the account's
+state requires, submitted to the right place.
+
+* CLASSICAL: a plain signed transaction (stock format, no PQC part);
+* HYBRID: a composite envelope; the classical part goes to the node, the envelope to the gateway
+  (or to the embedded chain, which takes sidecars) with ``chainplug_sendEnvelope``;
+* FINALIZING (erased) and PQC_ONLY: a PQC-only transaction (type 0x50) signed with ML-DSA-87.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_utils.address import to_checksum_address
+
+from ..constants import TX_TYPE_PQC_ONLY
+from ..crypto import Secp256k1PrivateKey, keccak256
+from ..envelope import CompositeAccount, PqcOnlySigner, unsigned_from_dict
+from ..errors import ChainplugError, ConfigError, Reason
+from ..migration import MigrationEngine, Phase
+from ..types import Address
+
+
+class SubmissionError(ChainplugError):
+    """The node or gateway refused a signed transaction (its JSON-RPC error is in the message)."""
+
+    default_reason = Reason.BAD_CONFIG
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A transaction signed for one account."""
+
+    kind: str
+    """"classical", "hybrid" or "pqc-only"."""
+    raw: bytes
+    tx_hash: bytes
+    envelope: bytes | None = None
+
+
+class Rpc:
+    """Minimal JSON-RPC client (one session, bounded timeouts)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._session = requests.Session()
+        self._ids = iter(range(1, 1 << 62))
+
+    def call(self, method: str, *params: Any) -> Any:
+        body: Any = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        try:
+            answer = self._session.post(self.url, json=body, timeout=60).json()
+        except (requests.RequestException, ValueError) as exc:
+            raise SubmissionError(f"{self.url} unreachable for {method}: {type(exc).__name__}") from exc
+        if "error" in answer:
+            error = answer["error"]
+            raise SubmissionError(f"{method} refused by {self.url}: {error.get('message')} {error.get('data') or ''}")
+        return answer.get("result")
+
+
+def _quantity(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+class SigningBackend:
+    """Signs and submits for the accounts of one migration engine (callers serialise access)."""
+
+    def __init__(self, engine: MigrationEngine, chain: Rpc, *, gateway: Rpc | None = None) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.gateway = gateway
+        self.chain_id = _quantity(chain.call("eth_chainId"))
+        self.lock = threading.RLock()
+        """Serialises every use of the engine (it is single-threaded by design)."""
+        self._signers: dict[Address, tuple[Phase, int, CompositeAccount | PqcOnlySigner | Secp256k1PrivateKey]] = {}
+
+    def _signer(self, address: Address) -> CompositeAccount | PqcOnlySigner | Secp256k1PrivateKey:
+        """The account's signer for its current phase, loaded once (the engine destroys the handles
+        at erasure, rollback and close; a phase change reloads)."""
+        account = self.engine.account(address)
+        cached = self._signers.get(address)
+        if cached is not None and cached[:2] == (account.phase, account.generation):
+            return cached[2]
+        signer: CompositeAccount | PqcOnlySigner | Secp256k1PrivateKey
+        if account.phase >= Phase.FINALIZING:
+            signer = PqcOnlySigner(self.engine.load_pqc_key(address), address)
+        elif account.phase is Phase.HYBRID:
+            signer = CompositeAccount(self.engine.load_classical_key(address), self.engine.load_pqc_key(address))
+        else:
+            signer = self.engine.load_classical_key(address)
+        self._signers[address] = (account.phase, account.generation, signer)
+        return signer
+
+    def _fill(self, address: Address, tx: dict[str, Any], pqc_only: bool) -> dict[str, Any]:
+        checksum = to_checksum_address(address)
+        filled = {k: v for k, v in tx.items() if k != "from"}
+        filled.setdefault("chainId", self.chain_id)
+        filled.setdefault("value", 0)
+        if "nonce" not in filled:
+            filled["nonce"] = _quantity(self.chain.call("eth_getTransactionCount", checksum, "pending"))
+        if "maxFeePerGas" not in filled and "gasPrice" not in filled:
+            base_fee = _quantity(self.chain.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
+            filled["maxPriorityFeePerGas"] = 10**9
+            filled["maxFeePerGas"] = 2 * base_fee + 10**9
+        if "gas" not in filled:
+            call = {"from": checksum, "to": filled.get("to"), "value": hex(_quantity(filled["value"])),
+                    "data": filled.get("data", "0x")}  # fmt: skip
+            if pqc_only:
+                call["type"] = hex(TX_TYPE_PQC_ONLY)
+            filled["gas"] = _quantity(self.chain.call("eth_estimateGas", {k: v for k, v in call.items() if v}))
+        return filled
+
+    def sign(self, tx: dict[str, Any]) -> Signed:
+        """Sign ``tx`` (which names ``from``) as the account's current state requires."""
+        if "from" not in tx:
+            raise ConfigError("transaction needs a 'from' account of this signer")
+        address = Address(bytes.fromhex(str(tx["from"]).removeprefix("0x")))
+        with self.lock:
+            signer = self._signer(address)
+            if isinstance(signer, PqcOnlySigner):
+                pqc_signed = signer.sign_transaction(self._fill(address, tx, pqc_only=True))
+                return Signed("pqc-only", pqc_signed.raw_transaction, pqc_signed.tx_hash)
+            filled = self._fill(address, tx, pqc_only=False)
+            if isinstance(signer, CompositeAccount):
+                signed = signer.sign_transaction(filled)
+                return Signed("hybrid", signed.raw_transaction, signed.tx_hash, signed.envelope)
+            unsigned = unsigned_from_dict(filled)
+            raw = unsigned.encode_signed(signer.sign_digest(unsigned.signing_hash()))
+            return Signed("classical", raw, keccak256(raw))
+
+    def submit(self, signed: Signed) -> str:
+        """Send to the gateway if configured (envelopes there), else to the chain; returns the tx hash."""
+        target = self.gateway or self.chain
+        if signed.envelope is not None:
+            try:
+                return str(target.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex()))
+            except SubmissionError as exc:
+                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+                # A stock node without sidecar support: the classical part alone (telemetry only).
+        return str(target.call("eth_sendRawTransaction", "0x" + signed.raw.hex()))
+
+
+def account_json(engine: MigrationEngine, address: Address) -> dict[str, Any]:
+    account = engine.account(address)
+    return {
+        "address": to_checksum_address(address),
+        "state": account.state.name,
+        "phase": account.phase.name,
+        "generation": account.generation,
+        "key_id": "0x" + account.key_id.hex() if account.key_id is not None else None,
+    }
+
+
+KeyCheck = Callable[[MigrationEngine], list[str]]
+
+
+def check_keys(engine: MigrationEngine) -> list[str]:
+    """Load every key the accounts' states require and compare it with the log (Web3Signer-style
+    import integrity): returns one problem per account whose key file is missing or holds another key."""
+    problems = []
+    for address, account in engine.accounts.items():
+        where = f"0x{address.hex()}"
+        try:
+            if account.phase.needs_classical_key:
+                key = engine.load_classical_key(address)
+                if key.address != address:
+                    problems.append(f"{where}: classical key file holds a different key")
+            if account.phase.needs_pqc_key:
+                pqc = engine.load_pqc_key(address)
+                if account.key_id is None or pqc.key_id != account.key_id:
+                    problems.append(f"{where}: ML-DSA-87 key file holds a different key")
+        except ChainplugError as exc:
+            problems.append(f"{where}: {exc}")
+    return problems

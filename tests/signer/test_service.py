@@ -1,0 +1,163 @@
+"""The signer service as an operator runs it: real processes (embedded chain, validator, signer)
+over loopback HTTP, one account driven through all four states on chain."""
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from web3 import Web3
+
+from chainplug.registry import KeyRegistryContract
+from chainplug.signer.audit import verify_audit_log
+from chainplug.types import AccountState
+from tests.node.services import chainplug_service
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+def call(url: str, method: str, *params: Any, token: str | None = TOKEN) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    return requests.post(url, json=body, headers=headers, timeout=120)
+
+
+def result(url: str, method: str, *params: Any) -> Any:
+    answer = call(url, method, *params).json()
+    assert "result" in answer, answer
+    return answer["result"]
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("signer")
+    (root / "token").write_text(TOKEN + "\n")
+    with chainplug_service("chain", "serve", "--deploy-registry") as chain:
+        registry = chain["registry"]
+        with chainplug_service("validator", "run", "--version", "upgraded", "--rpc", chain["url"], "--registry",
+                               registry, "--state-dir", str(root / "validator"), "--workers", "1",
+                               "--name", "v-upgraded") as validator:  # fmt: skip
+            yield {"chain": chain, "registry": registry, "validator": validator, "root": root}
+
+
+def signer_args(net: dict[str, Any], store: Path) -> list[str]:
+    return ["signer", "serve", "--store", str(store), "--rpc", net["chain"]["url"], "--registry", net["registry"],
+            "--token-file", str(net["root"] / "token"), "--readiness-url", net["validator"]["url"]]  # fmt: skip
+
+
+def wait_ready(url: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(200):
+        health = requests.get(url + "/health", timeout=10)
+        if health.status_code == 200:
+            body: dict[str, Any] = health.json()
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"signer never became ready: {health.text}")
+
+
+def test_auth_is_required_and_checked(network: dict[str, Any]) -> None:
+    with chainplug_service(*signer_args(network, network["root"] / "auth-store")) as signer:
+        wait_ready(signer["url"])
+        assert call(signer["url"], "chainplug_accounts", token=None).status_code == 401
+        assert call(signer["url"], "chainplug_accounts", token="wrong-token-0123456789").status_code == 401
+        assert call(signer["url"], "chainplug_accounts").json()["result"] == []
+        bad = call(signer["url"], "chainplug_noSuchMethod").json()
+        assert bad["error"]["code"] == -32601
+        too_big = requests.post(signer["url"], data=b"x" * (300 * 1024), timeout=30,
+                                headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        assert too_big.status_code == 413
+
+
+def test_one_account_through_all_four_states(network: dict[str, Any]) -> None:
+    store = network["root"] / "store"
+    chain_url = network["chain"]["url"]
+    w3 = Web3(Web3.HTTPProvider(chain_url))
+    contract = KeyRegistryContract(w3, network["registry"])
+    with chainplug_service(*signer_args(network, store)) as signer:
+        url = signer["url"]
+        assert wait_ready(url)["ready"] is True
+        (address,) = result(url, "chainplug_createAccounts", 1)
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**19})
+        )
+        secret = (store / "keys" / f"{address.lower()}.classical.key").read_bytes()
+        kinds = []
+        for target in (None, "HYBRID", "FINALIZING", "PQC_ONLY"):
+            if target is not None:
+                account = result(url, "chainplug_advance", address, target)
+                assert account["state"] == target
+                assert contract.entry(address).state == AccountState[target]
+            sent = result(url, "chainplug_sendTransaction", {"from": address, "to": w3.eth.accounts[1], "value": 1})
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx_hash"])
+            assert receipt["status"] == 1
+            kinds.append(sent["kind"])
+        assert kinds == ["classical", "hybrid", "pqc-only", "pqc-only"]
+        assert not (store / "keys" / f"{address.lower()}.classical.key").exists()
+        metrics = requests.get(url + "/metrics", timeout=10).text
+        assert 'chainplug_signer_signatures_total{kind="pqc-only",state="PQC_ONLY"} 1.0' in metrics
+        stderr = signer["stderr"]
+    # The audit log chains, covers every step, and holds nothing of the classical key file.
+    last = verify_audit_log(store / "audit.jsonl")
+    log = (store / "audit.jsonl").read_text()
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert events.count("advance") == 3 and events.count("sign") == 4 and "complete-on-chain" in events
+    assert last["seq"] == len(events) - 1
+    for chunk in (secret[i : i + 16] for i in range(0, len(secret) - 16, 8)):
+        assert chunk.hex() not in log
+    del stderr
+
+
+def test_tampered_key_file_keeps_health_failing_with_the_account_named(network: dict[str, Any]) -> None:
+    store = network["root"] / "tamper-store"
+    with chainplug_service(*signer_args(network, store)) as signer:
+        wait_ready(signer["url"])
+        (address,) = result(signer["url"], "chainplug_createAccounts", 1)
+    key_file = store / "keys" / f"{address.lower()}.classical.key"
+    data = bytearray(key_file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    key_file.write_bytes(bytes(data))
+    with chainplug_service(*signer_args(network, store)) as signer:
+        health = requests.get(signer["url"] + "/health", timeout=10)
+        for _ in range(100):
+            health = requests.get(signer["url"] + "/health", timeout=10)
+            if health.json()["problems"] != ["keys not loaded yet"]:
+                break
+        assert health.status_code == 503
+        problems = " ".join(health.json()["problems"])
+        assert address.lower()[2:] in problems.lower()
+        refused = call(signer["url"], "chainplug_sendTransaction", {"from": address, "to": address}).json()
+        assert refused["error"]["code"] == -32002
+
+
+def test_killed_mid_finalization_recovers_on_restart(network: dict[str, Any]) -> None:
+    store = network["root"] / "crash-store"
+    chain_url = network["chain"]["url"]
+    w3 = Web3(Web3.HTTPProvider(chain_url))
+    with chainplug_service(*signer_args(network, store)) as signer:
+        wait_ready(signer["url"])
+        (address,) = result(signer["url"], "chainplug_createAccounts", 1)
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**19})
+        )
+        result(signer["url"], "chainplug_advance", address, "HYBRID")
+    os.environ["CHAINPLUG_CRASH_AT"] = "keys.classical.wipe.unlink"
+    try:
+        with chainplug_service(*signer_args(network, store)) as crashing:
+            wait_ready(crashing["url"])
+            with pytest.raises(requests.RequestException):
+                call(crashing["url"], "chainplug_advance", address, "FINALIZING")
+            assert crashing["process"].wait(timeout=30) == -signal.SIGKILL
+    finally:
+        del os.environ["CHAINPLUG_CRASH_AT"]
+    with chainplug_service(*signer_args(network, store)) as signer:
+        wait_ready(signer["url"])
+        (account,) = result(signer["url"], "chainplug_accounts")
+        assert account["state"] == "FINALIZING" and account["phase"] == "CLASSICAL_ERASED"
+        assert not (store / "keys" / f"{address.lower()}.classical.key").exists()
+        assert result(signer["url"], "chainplug_advance", address, "PQC_ONLY")["state"] == "PQC_ONLY"
