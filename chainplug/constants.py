@@ -89,3 +89,59 @@ address instead."""
 
 PQC_BACKEND_ENV: Final = "CHAINPLUG_PQC_BACKEND"
 """Environment variable selecting the PQC backend: ``cryptography``, ``liboqs`` or ``auto``."""
+
+# --- Keystore (docs/keystore.md) --------------------------------------------------------------
+
+KEYSTORE_FORMAT: Final = "chainplug-keystore"
+"""``header.format`` of a sealed key file (docs/keystore.md §key file)."""
+KEYSTORE_VERSION: Final = 1
+"""``header.version`` of a sealed key file; it fixes every algorithm below."""
+VAULT_FORMAT: Final = "chainplug-vault"
+"""``header.format`` of a vault manifest (``vault.json``, docs/keystore.md §vault)."""
+VAULT_VERSION: Final = 1
+KEM_KEY_FORMAT: Final = "chainplug-kem-key"
+"""``format`` of an ML-KEM-1024 decapsulation-key file (docs/keystore.md §KEM key file)."""
+KEM_KEY_VERSION: Final = 1
+KEYSTORE_HKDF_INFO: Final = b"chainplug-keystore-v1/kek"
+"""HKDF-SHA3-256 info prefix; the info is this || SHA3-256(associated data), so the key-encryption
+key is bound to the whole header (anchors §17 "Keystore")."""
+KEYSTORE_PBKDF2_ITERATIONS: Final = 600_000
+"""PBKDF2-HMAC-SHA3-256 iterations for new files: OWASP's 2023 figure for PBKDF2-HMAC-SHA256.
+One SHA3-256 HMAC iteration costs an attacker more than one SHA-256 iteration, so this is at least
+as strong; measured 0.66 s on the reference machine (docs/keystore.md §password KDF)."""
+KEYSTORE_PBKDF2_MIN_ITERATIONS: Final = 210_000
+"""Files asking for fewer iterations are refused on read (OWASP's PBKDF2-HMAC-SHA512 figure: a
+Keccak-f[1600] permutation costs an attacker about what a SHA-512 compression does)."""
+KEYSTORE_PBKDF2_MAX_ITERATIONS: Final = 10_000_000
+"""Files asking for more are refused too: an untrusted file must not make us spin for minutes."""
+KEYSTORE_SALT_BYTES: Final = 32
+"""PBKDF2 salt, bytes: random per single file, shared by the keys of one vault."""
+KEYSTORE_KEY_BYTES: Final = 32
+"""PBKDF2 output and AES-256-GCM key, bytes."""
+KEYSTORE_NONCE_BYTES: Final = 12
+"""AES-GCM nonce, bytes: fresh from the OS CSPRNG on every write (96 bits, NIST SP 800-38D)."""
+KEYSTORE_TAG_BYTES: Final = 16
+"""AES-GCM tag, bytes (full length, never truncated)."""
+KEM_KEY_ENV: Final = "CHAINPLUG_KEM_KEY"
+"""Environment variable naming the KEM decapsulation-key file. There is no default path."""
+ETH_V3_MAX_SCRYPT_MEMORY_BYTES: Final = 1 << 30
+"""Largest scrypt memory (128 * n * r bytes) an imported Ethereum V3 keystore may ask for."""
+ETH_V3_MAX_SCRYPT_P: Final = 16
+"""Largest scrypt parallelism an imported V3 keystore may ask for."""
+ETH_V3_MAX_PBKDF2_ITERATIONS: Final = 10_000_000
+"""Largest PBKDF2 iteration count an imported V3 keystore may ask for."""
+
+# --- PQC-only transaction (docs/pqc-transaction.md) -------------------------------------------
+
+TX_TYPE_PQC_ONLY: Final = 0x50
+"""EIP-2718 type byte of the PQC-only transaction (ASCII "P"). Not used by Ethereum (0x00-0x04 are taken;
+EIP-7932's draft wrapper used 0x07) nor, as far as we know, by the major rollups (Arbitrum 0x64-0x6a,
+zkSync 0x71, OP Stack deposits 0x7e)."""
+PQC_TX_AUTH_BYTE_GAS: Final = 16
+"""Intrinsic gas per byte of ML-DSA-87 public key and signature carried by a PQC-only transaction:
+the EIP-2028 non-zero calldata rate, which is also EIP-7932's GAS_PER_ADDITIONAL_VERIFICATION_BYTE."""
+PQC_TX_VERIFY_GAS: Final = 21_000
+"""Intrinsic gas for one ML-DSA-87 verification: 7 x the 3,000 gas of the ecrecover precompile,
+from the measured ratio (OpenSSL ML-DSA-87 verify ~420 us vs libsecp256k1 recovery ~62 us)."""
+PQC_TX_AUTH_GAS: Final = PQC_TX_AUTH_BYTE_GAS * (MLDSA87_PUBLIC_KEY_BYTES + MLDSA87_SIGNATURE_BYTES) + PQC_TX_VERIFY_GAS
+"""Surcharge a PQC-only transaction pays on top of EIP-1559 intrinsic gas: 136,504."""

@@ -48,6 +48,12 @@ class Reason(StrEnum):
     KEY_MISSING = "key-missing"
     WAL_CORRUPT = "wal-corrupt"
     WAL_GENERATION = "wal-generation"
+    # keystore
+    WRONG_PASSWORD_OR_KEY = "wrong-password-or-key"  # noqa: S105 - a reason code, not a password
+    WEAK_KDF = "weak-kdf-parameters"
+    KEY_NOT_FOUND = "key-not-found"
+    KEY_EXISTS = "key-exists"
+    ROTATION_INCOMPLETE = "rotation-incomplete"
 
 
 class ChainplugError(Exception):
@@ -230,3 +236,55 @@ class WalCorrupt(MigrationError):
         self.record_index = record_index
         self.seq = seq
         self.offset = offset
+
+
+# --- keystore layer ---------------------------------------------------------------------------
+
+
+class KeystoreError(ChainplugError):
+    """Key files, vaults and KEM key files (chainplug.keystore, docs/keystore.md)."""
+
+
+class MalformedKeyFile(KeystoreError, ValueError):
+    """Not a well-formed, canonical key file, vault manifest, KEM key file or V3 keystore of a
+    supported version. Nothing was decrypted."""
+
+
+class WeakKdfParameters(MalformedKeyFile):
+    """A file asks for password-KDF parameters outside the accepted range (fewer iterations than
+    the minimum, or more than the maximum): refused, never obeyed (anchors §16 #15)."""
+
+    default_reason = Reason.WEAK_KDF
+
+
+class WrongPassphraseOrKey(KeystoreError, ValueError):
+    """Authenticated decryption failed. AES-GCM cannot tell a wrong password from a wrong KEM key
+    or a modified file (ML-KEM's implicit rejection turns each into a wrong key), so this is one
+    error for all three (anchors §16 #15, #20)."""
+
+    default_reason = Reason.WRONG_PASSWORD_OR_KEY
+
+
+class PublicKeyMismatch(KeystoreError, ValueError):
+    """A decrypted private key does not re-derive the public key or address its file records."""
+
+    default_reason = Reason.KEY_MISMATCH
+
+
+class KeyNotFound(KeystoreError, LookupError):
+    """No key file for this address, algorithm and generation."""
+
+    default_reason = Reason.KEY_NOT_FOUND
+
+
+class KeyExists(KeystoreError):
+    """Refusing to overwrite an existing key, vault or KEM key file."""
+
+    default_reason = Reason.KEY_EXISTS
+
+
+class RotationIncomplete(KeystoreError):
+    """A password or KEM-key rotation of this vault was interrupted; it must be finished (run the
+    same rotation again) before the vault is used."""
+
+    default_reason = Reason.ROTATION_INCOMPLETE

@@ -11,7 +11,17 @@ from ..errors import ChainplugError
 from ._output import EXIT_USAGE, report_error
 
 # One module per command group; each defines register(subparsers, common).
-COMMAND_MODULES: tuple[str, ...] = ("_envelope_cmds", "_demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "_envelope_cmds",
+    "_demo",
+    "_node",
+    "_account",
+    "_migrate",
+    "_bench",
+    "_chain",
+    "_keystore",
+    "_signer",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

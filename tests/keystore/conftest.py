@@ -1,0 +1,58 @@
+"""Shared fixtures: a low-cost KDF policy (passed explicitly, never through the environment),
+deterministic keys, and a snapshot helper for "nothing on disk changed"."""
+
+from pathlib import Path
+
+import pytest
+
+from chainplug.crypto import MLDSA87SigningKey, Secp256k1PrivateKey, get_backend, keccak256
+from chainplug.keystore import Credentials, KdfPolicy, KemKey, Passphrase
+
+TEST_ITERATIONS = 1000
+POLICY = KdfPolicy.unsafe_for_testing(TEST_ITERATIONS)
+PASSWORD = "correct hörse battery staple"
+OTHER_PASSWORD = "incorrect horse"
+KEM_SEED = bytes(range(64))
+OTHER_KEM_SEED = bytes(range(64, 128))
+
+
+def classical_key(n: int = 0) -> Secp256k1PrivateKey:
+    """A deterministic secp256k1 key (fresh object: tests may destroy it)."""
+    return Secp256k1PrivateKey(keccak256(b"keystore-test-classical" + n.to_bytes(4, "big")))
+
+
+def pqc_key(n: int = 0) -> MLDSA87SigningKey:
+    return get_backend().mldsa87_from_seed(keccak256(b"keystore-test-pqc" + n.to_bytes(4, "big")))
+
+
+def make_credentials(password: str = PASSWORD, kem_seed: bytes = KEM_SEED, path: Path | None = None) -> Credentials:
+    kem = KemKey.from_seed(kem_seed)
+    kem.path = path
+    return Credentials(Passphrase(password, POLICY), kem)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def creds() -> Credentials:
+    return make_credentials()
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "keys"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def kem_file(tmp_path: Path) -> Path:
+    """A saved KEM key file, in its own directory apart from the keys."""
+    directory = tmp_path / "secrets"
+    directory.mkdir()
+    path = directory / "kem.json"
+    KemKey.from_seed(KEM_SEED).save(path)
+    return path
