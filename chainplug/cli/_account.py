@@ -10,7 +10,7 @@ from ._migrate import open_engine, store_arguments
 from ._output import EXIT_OK, emit
 
 PLAINTEXT_WARNING = (
-    "note: private keys are stored UNENCRYPTED in {keys} until the encrypted keystore lands; protect that directory."
+    "note: without --vault, private keys are stored UNENCRYPTED in {keys}; protect that directory, or use --vault."
 )
 
 
@@ -42,7 +42,9 @@ def _create(args: argparse.Namespace) -> int:
         for key in keys:
             key.destroy()
     hexes = [f"0x{address.hex()}" for address in addresses]
-    data = {"ok": True, "store": str(args.store), "created": hexes, "state": "CLASSICAL", "keys_encrypted": False}
-    text = "\n".join([*(f"{h}  CLASSICAL" for h in hexes), PLAINTEXT_WARNING.format(keys=keys_dir)])
+    encrypted = args.vault is not None
+    data = {"ok": True, "store": str(args.store), "created": hexes, "state": "CLASSICAL", "keys_encrypted": encrypted}
+    lines = [f"{h}  CLASSICAL" for h in hexes]
+    text = "\n".join(lines if encrypted else [*lines, PLAINTEXT_WARNING.format(keys=keys_dir)])
     emit(data, text, as_json=args.json)
     return EXIT_OK

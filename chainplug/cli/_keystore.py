@@ -28,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     keystore = sub.add_parser("keystore", help="encrypted key files and vaults (password + ML-KEM key)")
     actions = keystore.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
-    creds = _credential_options()
+    creds = credential_options()
 
     kem = actions.add_parser("create-kem-key", parents=[common], help="create an ML-KEM-1024 decapsulation key file")
     kem.add_argument("--out", type=Path, required=True, help="new file (keep it away from the key files)")
@@ -83,7 +83,7 @@ def _group(sub: Any, name: str, *, summary: str) -> Any:
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def _credential_options() -> argparse.ArgumentParser:
+def credential_options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--kem-key", type=Path, help=f"the KEM key file (default: ${KEM_KEY_ENV}; no default path)")
     parser.add_argument("--password-file", type=Path, help="file holding the password ('-' = stdin)")
@@ -145,7 +145,7 @@ def _kem_key(path: Path | None) -> KemKey:
     return KemKey.load(path)
 
 
-def _credentials(args: argparse.Namespace, *, confirm: bool = False) -> Credentials:
+def credentials_from_args(args: argparse.Namespace, *, confirm: bool = False) -> Credentials:
     from ..keystore import Credentials, Passphrase
 
     kem_key = _kem_key(args.kem_key)
@@ -190,7 +190,7 @@ def _create_kem_key(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from ..keystore import Vault
 
-    vault = Vault.create(args.vault, _credentials(args, confirm=True))
+    vault = Vault.create(args.vault, credentials_from_args(args, confirm=True))
     kdf = vault.kdf
     data = {
         "ok": True,
@@ -211,7 +211,7 @@ def _unlock(path: Path, credentials: Credentials, label: str) -> list[UnlockedKe
 
 
 def _check(args: argparse.Namespace) -> int:
-    keys = _unlock(args.path, _credentials(args), "unlocking")
+    keys = _unlock(args.path, credentials_from_args(args), "unlocking")
     try:
         accounts = sorted({f"0x{key.address.hex()}" for key in keys})
         data = {"ok": True, "keys": len(keys), "accounts": len(accounts)}
@@ -225,7 +225,7 @@ def _check(args: argparse.Namespace) -> int:
 def _rotate_password(args: argparse.Namespace) -> int:
     from ..keystore import Credentials, Passphrase, rotate_password
 
-    old = _credentials(args)
+    old = credentials_from_args(args)
     new_password = _password(args.new_password_file, args.new_password_env, prompt="New password", confirm=True)
     new = Credentials(Passphrase(new_password, _policy(args)), old.kem_key)
     report = rotate_password(args.path, old, new, progress=_progress("re-sealing"))
@@ -235,7 +235,7 @@ def _rotate_password(args: argparse.Namespace) -> int:
 def _rotate_kem_key(args: argparse.Namespace) -> int:
     from ..keystore import Credentials, KemKey, rotate_kem_key
 
-    old = _credentials(args)
+    old = credentials_from_args(args)
     new = Credentials(old.passphrase, KemKey.load(args.new_kem_key))
     report = rotate_kem_key(args.path, old, new, progress=_progress("re-sealing"))
     return _rotated(args, report.resealed, report.already_done, report.resumed, "KEM key")
@@ -255,7 +255,7 @@ def _import(args: argparse.Namespace) -> int:
     v3_password = _password(args.v3_password_file, args.v3_password_env, prompt="V3 keystore password")
     key = decrypt_v3(raw, bytearray(v3_password.encode("utf-8")))
     try:
-        credentials = _credentials(args, confirm=args.out is not None)
+        credentials = credentials_from_args(args, confirm=args.out is not None)
         if args.keystore is not None:
             (ref,) = Vault.open(args.keystore, credentials).put([KeyToStore(key)], overwrite=False)
             written = args.keystore / ref.file_name
@@ -287,7 +287,7 @@ def _export_public(args: argparse.Namespace) -> int:
     if args.unverified:
         headers = [read_key_file(path).header for path in paths]
     else:
-        credentials = _credentials(args)
+        credentials = credentials_from_args(args)
         if args.keystore is not None:
             vault = Vault.open(args.keystore, credentials)
             unlocked = [vault.load(ref) for ref in refs]

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MigrationRejected
 from ..types import AccountState, Address
+from ._keystore import credential_options, credentials_from_args
 from ._output import EXIT_OK, EXIT_REJECTED, emit, report_error
 
 if TYPE_CHECKING:
-    from ..migration import Account, MigrationEngine
+    from ..migration import Account, MigrationEngine, PrivateKeyStore
 
 Handler = Callable[[argparse.Namespace], int]
 STATE_NAMES = ", ".join(state.name for state in AccountState)
@@ -42,9 +43,16 @@ def parse_address(text: str) -> Address:
 
 
 def store_arguments() -> argparse.ArgumentParser:
-    """The ``--store DIR`` option shared by migrate and account commands."""
-    parser = argparse.ArgumentParser(add_help=False)
+    """The ``--store DIR`` option shared by migrate and account commands, with ``--vault`` (keys sealed in
+    an encrypted vault: password + ML-KEM-1024 key) and its credential options."""
+    parser = argparse.ArgumentParser(add_help=False, parents=[credential_options()])
     parser.add_argument("--store", required=True, type=Path, metavar="DIR", help="the key store directory")
+    parser.add_argument(
+        "--vault",
+        type=Path,
+        metavar="DIR",
+        help="keep private keys sealed in this keystore vault (created if missing); else plain files",
+    )
     return parser
 
 
@@ -118,7 +126,20 @@ def open_engine(args: argparse.Namespace, *, create: bool = False) -> MigrationE
     readiness = getattr(args, "readiness", None)
     gate = FleetGate(parse_threshold(getattr(args, "threshold", "all")), force=getattr(args, "force", False))
     source = StaticReadiness.from_file(readiness) if readiness is not None else None
-    return MigrationEngine.open(args.store, create=create, gate=gate, readiness=source)
+    return MigrationEngine.open(
+        args.store, create=create, gate=gate, readiness=source, keystore=key_storage(args, create)
+    )
+
+
+def key_storage(args: argparse.Namespace, create: bool) -> PrivateKeyStore | None:
+    """A vault-backed key store when ``--vault`` is given (None = the engine's plain files)."""
+    if getattr(args, "vault", None) is None:
+        return None
+    from ..migration.keystore_adapter import VaultKeyStore, open_or_create_vault
+
+    if not create and not (args.vault / "vault.json").exists():
+        raise ConfigError(f"no vault at {args.vault} (it is created by commands that create accounts)")
+    return VaultKeyStore(open_or_create_vault(args.vault, credentials_from_args(args)))
 
 
 def _only_account(engine: MigrationEngine, address: Address | None) -> Address:
@@ -137,7 +158,7 @@ def _account_line(account: Account) -> str:
 def _status(args: argparse.Namespace) -> int:
     from ..migration import read_status
 
-    status = read_status(args.store)
+    status = read_status(args.store, key_storage(args, create=False))
     data = status.to_json()
     if args.address is not None:
         wanted = f"0x{args.address.hex()}"

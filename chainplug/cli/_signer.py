@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._keystore import credential_options, credentials_from_args
 from ._serve import serve
 
 
@@ -17,7 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     actions.required = True
     run = actions.add_parser(
         "serve",
-        parents=[common],
+        parents=[common, credential_options()],
         help="serve JSON-RPC signing and migration for the accounts of a store",
         description=(
             "Sign transactions for the accounts of --store as their migration state requires (classical, composite "
@@ -28,6 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     run.add_argument("--store", required=True, help="migration store directory (created if missing)")
+    run.add_argument("--vault", type=Path, help="keys sealed in this keystore vault (password + KEM key options)")
     run.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL (nonces, fees, receipts)")
     run.add_argument("--registry", help="KeyRegistry address: migration steps also move the account on chain")
     run.add_argument("--gateway", help="gateway URL to submit to (envelopes via chainplug_sendEnvelope)")
@@ -45,7 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
     from web3 import Web3
 
     from ..envelope import PqcOnlySigner, SignedComposite
-    from ..migration import FleetGate, MigrationEngine, PlainFileKeyStore, parse_threshold
+    from ..migration import FleetGate, MigrationEngine, PlainFileKeyStore, PrivateKeyStore, parse_threshold
+    from ..migration.keystore_adapter import VaultKeyStore, open_or_create_vault
     from ..registry import KeyRegistryContract
     from ..registry.hook import RegistryChainHook, complete_on_chain
     from ..signer.audit import AuditLog
@@ -64,8 +67,14 @@ def _serve(args: argparse.Namespace) -> int:
     if not w3.is_connected():
         raise ConfigError(f"chain RPC {args.rpc} is not reachable")
 
+    credentials = credentials_from_args(args) if args.vault else None
+
     def open_backend() -> SigningBackend:
-        keystore = PlainFileKeyStore(store / "keys")
+        keystore: PrivateKeyStore
+        if credentials is not None:
+            keystore = VaultKeyStore(open_or_create_vault(args.vault, credentials))  # PBKDF2 once per (re)load
+        else:
+            keystore = PlainFileKeyStore(store / "keys")
         hook = None
         submit_to = gateway or chain
 

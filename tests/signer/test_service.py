@@ -161,3 +161,37 @@ def test_killed_mid_finalization_recovers_on_restart(network: dict[str, Any]) ->
         assert account["state"] == "FINALIZING" and account["phase"] == "CLASSICAL_ERASED"
         assert not (store / "keys" / f"{address.lower()}.classical.key").exists()
         assert result(signer["url"], "chainplug_advance", address, "PQC_ONLY")["state"] == "PQC_ONLY"
+
+
+def test_vault_backed_signer_and_wrong_password(network: dict[str, Any]) -> None:
+    from chainplug.keystore import KemKey
+
+    root = network["root"]
+    (root / "kem").mkdir(exist_ok=True)
+    KemKey.generate().save(root / "kem" / "kem.json")
+    (root / "pw").write_text("the vault password\n")
+    (root / "wrong-pw").write_text("not it\n")
+    vault = ["--vault", str(root / "signer-vault"), "--kem-key", str(root / "kem" / "kem.json"),
+             "--insecure-kdf-iterations", "1000"]  # fmt: skip
+    args = [*signer_args(network, root / "vault-store"), *vault]
+    w3 = Web3(Web3.HTTPProvider(network["chain"]["url"]))
+    with chainplug_service(*args, "--password-file", str(root / "pw")) as signer:
+        wait_ready(signer["url"])
+        (address,) = result(signer["url"], "chainplug_createAccounts", 1)
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**19})
+        )
+        assert result(signer["url"], "chainplug_advance", address, "HYBRID")["state"] == "HYBRID"
+        sent = result(signer["url"], "chainplug_sendTransaction", {"from": address, "to": address, "value": 1})
+        assert sent["kind"] == "hybrid" and w3.eth.wait_for_transaction_receipt(sent["tx_hash"])["status"] == 1
+        assert result(signer["url"], "chainplug_reload")["ready"] is True
+    assert not (root / "vault-store" / "keys" / f"{address.lower()}.classical.key").exists()
+    assert any(p.name.startswith(address.lower()) for p in (root / "signer-vault").iterdir())
+    with chainplug_service(*args, "--password-file", str(root / "wrong-pw")) as signer:
+        health = requests.get(signer["url"] + "/health", timeout=10)
+        for _ in range(100):
+            health = requests.get(signer["url"] + "/health", timeout=10)
+            if health.json()["problems"] != ["keys not loaded yet"]:
+                break
+        assert health.status_code == 503
+        assert "password" in " ".join(health.json()["problems"]).lower()
