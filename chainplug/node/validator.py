@@ -22,6 +22,8 @@ from web3 import Web3
 
 from ..envelope import decode_envelope, is_envelope
 from ..errors import Reason
+from ..verify import Registry
+from ._procs import die_with_parent
 from .admission import AdmissionHook, NodeVersion
 from .attestations import Attestation, AttestationLog, TxCheck
 from .rawtx import raw_transaction
@@ -52,6 +54,7 @@ _HOOK: AdmissionHook | None = None
 def init_worker(version: str, rpc_url: str, registry_address: str | None, activation_block: int, chain_id: int) -> None:
     """Pool initializer: each worker builds its own verifier and registry reader (own cache)."""
     global _HOOK
+    die_with_parent()
     registry = None
     if version == NodeVersion.UPGRADED:
         from ..registry import ChainRegistry, KeyRegistryContract
@@ -60,6 +63,14 @@ def init_worker(version: str, rpc_url: str, registry_address: str | None, activa
         if registry_address is None:
             raise ValueError("an upgraded validator needs the registry address")
         registry = ChainRegistry(KeyRegistryContract(w3, registry_address))
+    _HOOK = AdmissionHook(version, registry, activation_block=activation_block, chain_id=chain_id)
+
+
+def init_worker_with_registry(version: str, registry: Registry | None, activation_block: int, chain_id: int) -> None:
+    """Pool initializer like :func:`init_worker`, for a registry object given directly (an
+    in-memory registry: benchmarks, tests, offline replays) instead of one read from the chain."""
+    global _HOOK
+    die_with_parent()
     _HOOK = AdmissionHook(version, registry, activation_block=activation_block, chain_id=chain_id)
 
 

@@ -135,8 +135,17 @@ def test_killed_validator_restarts_without_gaps_or_duplicates(network: dict[str,
         wait_for_height(first["url"], w3.eth.block_number)
         for _ in range(3):
             send(w3, network["gateway"], "chainplug_sendEnvelope", transfer(w3, acct).envelope)
-        os.kill(first["process"].pid, signal.SIGKILL)
+        pid = first["process"].pid
+        workers = [
+            int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()
+        ]
+        assert workers, "the validator verifies in a worker pool"
+        os.kill(pid, signal.SIGKILL)
         first["process"].wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{w}").exists() for w in workers), "pool workers outlived their validator"
     for _ in range(3):  # blocks mined while it is down
         send(w3, network["gateway"], "chainplug_sendEnvelope", transfer(w3, acct).envelope)
     with chainplug_service(*args) as second:
