@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -181,6 +182,10 @@ def simulate_crash(label: str, nth: int, action: Callable[[], object]) -> None:
     raise AssertionError(f"{label}:{nth} was never reached")
 
 
+READ_TIMEOUT = 300
+"""Seconds a fork-server reply may take (a loaded CI machine is slow, never this slow)."""
+
+
 class ForkServer:
     """A ``crash_driver --serve`` process: runs engine operations in forked children it can kill."""
 
@@ -205,6 +210,9 @@ class ForkServer:
 
     def _read(self) -> str:
         assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], READ_TIMEOUT)
+        if not ready:  # never hang a test run: fail with what the server said
+            raise RuntimeError(f"fork server silent for {READ_TIMEOUT} s: {self.stderr_path.read_text()[-2000:]}")
         line = self._process.stdout.readline()
         if not line:
             raise RuntimeError(f"fork server died: {self.stderr_path.read_text()[-2000:]}")
@@ -218,15 +226,12 @@ class ForkServer:
         return int(pid)
 
     def reap(self) -> tuple[int, str | None]:
-        """Wait for the child; returns (exit code, -9 for SIGKILL; its result line or None)."""
+        """Wait for the child; returns (exit code, -9 for SIGKILL; its result or None)."""
         self._send("reap")
-        result = None
-        while True:
-            kind, _, value = self._read().partition(" ")
-            if kind == "result":
-                result = value
-            elif kind == "exit":
-                return int(value), result
+        kind, _, rest = self._read().partition(" ")
+        assert kind == "exit", kind
+        code, _, result = rest.partition(" ")
+        return int(code), None if result in ("", "-") else result
 
     def run(self, argv: Iterable[str], env: Mapping[str, str] | None = None) -> tuple[int, str | None]:
         """Run to the end (or to the crash point set in ``env``)."""

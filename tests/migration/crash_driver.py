@@ -113,26 +113,36 @@ def _chaos(engine: MigrationEngine, args: argparse.Namespace) -> str:
 
 
 def serve() -> None:
-    """The fork server (module docstring)."""
+    """The fork server (module docstring).
+
+    # NOTE: a child never writes to the server's stdout. An earlier version let children print their
+    # result there; a child killed at the wrong instant could then leave the reply stream out of step
+    # and the test waiting forever. Each child now hands its result back through its own pipe, which
+    # the server reads after reaping it, so every request gets exactly two reply lines.
+    """
     while line := sys.stdin.readline():
         request = json.loads(line)
+        result_read, result_write = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(result_read)
             code = 0
             try:
                 install_from_env(request.get("env", {}))
-                print(f"result {run(request['argv'])}", flush=True)
+                os.write(result_write, str(run(request["argv"])).encode())
             except BaseException:
                 traceback.print_exc()
                 code = 3
             finally:
-                sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
+        os.close(result_write)
         print(f"pid {pid}", flush=True)
         sys.stdin.readline()  # "reap"
         _, status = os.waitpid(pid, 0)
-        print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
+        with os.fdopen(result_read, "rb") as results:
+            result = results.read().decode() or "-"
+        print(f"exit {os.waitstatus_to_exitcode(status)} {result}", flush=True)
 
 
 if __name__ == "__main__":
