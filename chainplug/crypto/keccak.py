@@ -9,7 +9,8 @@ try:  # safe-pysha3 (pulled in by eth-hash[pysha3]): ~1.5 µs per call for short
 
     def keccak256(data: bytes) -> Hash32:
         """keccak256 of ``data``."""
-        return Hash32(_keccak_256(data).digest())
+        digest: Hash32 = _keccak_256(data).digest()  # the NewType call is skipped: hot path
+        return digest
 
 except ImportError:  # pragma: no cover - fallback when the C extension is unavailable
     from Crypto.Hash import keccak as _keccak

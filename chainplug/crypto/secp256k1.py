@@ -16,6 +16,17 @@ from ..types import Address, Hash32
 from .keccak import keccak256
 from .zeroize import zeroize
 
+try:  # libsecp256k1 through coincurve's own cffi binding, without coincurve's per-call wrappers
+    from coincurve._libsecp256k1 import ffi as _ffi
+    from coincurve._libsecp256k1 import lib as _lib
+    from coincurve.context import GLOBAL_CONTEXT as _GLOBAL_CONTEXT
+
+    _CTX: object = _GLOBAL_CONTEXT.ctx
+    _EC_UNCOMPRESSED: int = _lib.SECP256K1_EC_UNCOMPRESSED
+    _FAST_RECOVER = True
+except (ImportError, AttributeError):  # pragma: no cover - other coincurve layouts use the public API
+    _FAST_RECOVER = False
+
 
 @dataclass(frozen=True, slots=True)
 class RecoverableSignature:
@@ -42,7 +53,8 @@ class RecoverableSignature:
 
     def to_bytes(self) -> bytes:
         """Canonical 65 bytes: r (32, big-endian) || s (32, big-endian) || y_parity (1)."""
-        return self.r.to_bytes(32, "big") + self.s.to_bytes(32, "big") + bytes((self.y_parity,))
+        # One conversion instead of three plus two joins (r, s < 2**256 and y_parity <= 1 hold).
+        return ((self.r << 264) | (self.s << 8) | self.y_parity).to_bytes(65, "big")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RecoverableSignature:
@@ -52,25 +64,71 @@ class RecoverableSignature:
         return cls(int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big"), data[64])
 
 
+_SIGNATURE_SETTERS = tuple(RecoverableSignature.__dict__[name].__set__ for name in ("r", "s", "y_parity"))
+
+
+def _checked_signature(r: int, s: int, y_parity: int) -> RecoverableSignature:
+    """A RecoverableSignature for values the caller has already range-checked exactly as the
+    constructor does (ints, 0 < r < n, 0 < s <= n/2, y_parity in {0, 1}): the strict transaction
+    decoder, which must not pay for the same checks twice. Same class, same frozen instance."""
+    signature: RecoverableSignature = object.__new__(RecoverableSignature)
+    set_r, set_s, set_y = _SIGNATURE_SETTERS
+    set_r(signature, r)
+    set_s(signature, s)
+    set_y(signature, y_parity)
+    return signature
+
+
 def public_key_to_address(public_key_64: bytes) -> Address:
     """Ethereum address of an uncompressed public key given as x || y (64 bytes)."""
     return Address(keccak256(public_key_64)[12:])
+
+
+_UNRECOVERABLE = "classical signature does not recover to a public key"
+
+
+def _recover_compact(digest: bytes, compact: bytes) -> bytes:
+    """The 64-byte public key (x || y) for a 65-byte compact signature r || s || recid."""
+    # Straight on libsecp256k1 (coincurve's binding) for well-typed input: the same three library
+    # calls coincurve.PublicKey.from_signature_and_message + format make, without its wrapper
+    # objects. Anything unusual (wrong types or lengths) takes coincurve's public, checked path.
+    if _FAST_RECOVER and type(digest) is bytes and len(digest) == 32 and type(compact) is bytes and len(compact) == 65:
+        recid = compact[64]
+        if recid <= 3:
+            new = _ffi.new
+            parsed = new("secp256k1_ecdsa_recoverable_signature *")
+            if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, parsed, compact, recid):
+                raise InvalidSignature(_UNRECOVERABLE) from ValueError("Failed to parse recoverable signature.")
+            point = new("secp256k1_pubkey *")
+            if not _lib.secp256k1_ecdsa_recover(_CTX, point, parsed, digest):
+                raise InvalidSignature(_UNRECOVERABLE) from ValueError("failed to recover ECDSA public key")
+            out = new("unsigned char[65]")
+            _lib.secp256k1_ec_pubkey_serialize(_CTX, out, new("size_t *", 65), point, _EC_UNCOMPRESSED)
+            public: bytes = _ffi.buffer(out)[1:]
+            return public
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(compact, digest, hasher=None)
+    except Exception as exc:  # coincurve raises a bare Exception for unrecoverable signatures
+        raise InvalidSignature(_UNRECOVERABLE) from exc
+    return bytes(pub.format(compressed=False)[1:])
 
 
 def recover_public_key(digest: Hash32, signature: RecoverableSignature) -> bytes:
     """Recover the signer's 64-byte public key (x || y). Raises :class:`InvalidSignature`."""
     # libsecp256k1 wants the 65-byte compact form with recid last; low-s was enforced by the
     # RecoverableSignature constructor, so malleated signatures never reach this point.
-    try:
-        pub = coincurve.PublicKey.from_signature_and_message(signature.to_bytes(), digest, hasher=None)
-    except Exception as exc:  # coincurve raises a bare Exception for unrecoverable signatures
-        raise InvalidSignature("classical signature does not recover to a public key") from exc
-    return bytes(pub.format(compressed=False)[1:])
+    return _recover_compact(digest, signature.to_bytes())
 
 
 def recover_address(digest: Hash32, signature: RecoverableSignature) -> Address:
     """Recover the signer's address from a digest and a low-s signature."""
-    return public_key_to_address(recover_public_key(digest, signature))
+    return Address(keccak256(_recover_compact(digest, signature.to_bytes()))[12:])
+
+
+def _recover_address_compact(digest: Hash32, compact: bytes) -> Address:
+    """:func:`recover_address` for ``signature.to_bytes()`` of a :class:`RecoverableSignature`
+    (so low-s already holds): verifiers serialise the signature once, for recovery and for M'."""
+    return Address(keccak256(_recover_compact(digest, compact))[12:])
 
 
 class Secp256k1PrivateKey:

@@ -55,22 +55,53 @@ def _header(buf: bytes, pos: int, end: int) -> tuple[bool, int, int]:
 
 
 def _items(buf: bytes, start: int, stop: int, depth: int) -> list[RlpItem]:
+    # The short forms (every field of a typical transaction) are decoded inline, with exactly the
+    # checks, in the same order, that _header applies to them; long forms go through _header.
     if depth > _MAX_DEPTH:
         raise _error("nesting too deep")
     out: list[RlpItem] = []
+    append = out.append
     pos = start
     while pos < stop:
-        is_list, begin, end = _header(buf, pos, stop)
-        out.append(_items(buf, begin, end, depth + 1) if is_list else buf[begin:end])
-        pos = end
+        b0 = buf[pos]
+        if b0 < 0x80:  # a single byte below 0x80 is its own encoding
+            append(buf[pos : pos + 1])
+            pos += 1
+        elif b0 <= 0xB7:  # short string (running past ``stop`` is caught after the loop)
+            begin = pos + 1
+            pos = begin + b0 - 0x80
+            if b0 == 0x81 and begin < stop and buf[begin] < 0x80:
+                raise _error("single byte below 0x80 must be encoded as itself")
+            append(buf[begin:pos])
+        else:
+            if 0xC0 <= b0 <= 0xF7:  # short list
+                is_list, begin, end = True, pos + 1, pos + 1 + b0 - 0xC0
+                if end > stop:
+                    raise _error("payload runs past the input")
+            else:
+                is_list, begin, end = _header(buf, pos, stop)
+            append(_items(buf, begin, end, depth + 1) if is_list else buf[begin:end])
+            pos = end
+    if pos > stop:  # only a short string ends past ``stop``, and then it was the last item read
+        raise _error("payload runs past the input")
     return out
 
 
-def decode_list(buf: bytes) -> tuple[list[RlpItem], int, int]:
-    """Decode ``buf`` as exactly one RLP list: (items, payload start, payload end)."""
-    is_list, start, stop = _header(buf, 0, len(buf))
-    if not is_list:
-        raise _error("expected a list")
-    if stop != len(buf):
+def decode_list(buf: bytes, offset: int = 0) -> tuple[list[RlpItem], int, int]:
+    """Decode ``buf[offset:]`` as exactly one RLP list: (items, payload start, payload end).
+
+    Positions are indexes into ``buf`` (so a typed transaction decodes in place at offset 1).
+    """
+    size = len(buf)
+    if offset + 1 < size and buf[offset] == 0xF8 and buf[offset + 1] > 55:  # a 56..255-byte list
+        start = offset + 2
+        stop = start + buf[offset + 1]
+        if stop > size:
+            raise _error("payload runs past the input")
+    else:
+        is_list, start, stop = _header(buf, offset, size)
+        if not is_list:
+            raise _error("expected a list")
+    if stop != size:
         raise _error("trailing bytes after the list")
     return _items(buf, start, stop, 1), start, stop

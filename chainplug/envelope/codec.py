@@ -94,15 +94,22 @@ def is_envelope(data: bytes) -> bool:
     return data[: len(ENVELOPE_MAGIC)] == ENVELOPE_MAGIC
 
 
+_MAGIC_BYTES = len(ENVELOPE_MAGIC)
+_ENVELOPE_SETTERS = tuple(
+    Envelope.__dict__[name].__set__ for name in ("transaction", "key", "pqc_signature", "version", "suite", "kind")
+)
+
+
 def decode_envelope(data: bytes) -> Envelope:
     """Strictly decode envelope bytes. Every failure raises :class:`MalformedEnvelope` (or its
     subclass :class:`UnsupportedEnvelope` for a version, suite, kind or tx type we do not implement)."""
     data = bytes(data)
-    if len(data) > MAX_ENVELOPE_BYTES:
+    size = len(data)
+    if size > MAX_ENVELOPE_BYTES:
         raise MalformedEnvelope(f"envelope larger than {MAX_ENVELOPE_BYTES} bytes", reason=Reason.OVERSIZED)
-    if len(data) < ENVELOPE_HEADER_BYTES:
+    if size < ENVELOPE_HEADER_BYTES:
         raise MalformedEnvelope("envelope shorter than its header", reason=Reason.TRUNCATED)
-    if not is_envelope(data):
+    if data[:_MAGIC_BYTES] != ENVELOPE_MAGIC:  # is_envelope(), inline (hot path)
         raise MalformedEnvelope("not a chainplug envelope (bad magic)")
     version, suite, kind, form = data[3], data[4], data[5], data[6]
     if version != ENVELOPE_VERSION:
@@ -122,12 +129,22 @@ def decode_envelope(data: bytes) -> Envelope:
     tx_len = int.from_bytes(data[7:11], "big")
     if not 0 < tx_len <= MAX_RAW_TX_BYTES:
         raise MalformedEnvelope("classical transaction length out of range")
-    expected = ENVELOPE_HEADER_BYTES + tx_len + key_len + MLDSA87_SIGNATURE_BYTES
-    if len(data) < expected:
-        raise MalformedEnvelope("envelope is truncated", reason=Reason.TRUNCATED)
-    if len(data) > expected:
-        raise MalformedEnvelope("envelope has trailing bytes", reason=Reason.TRAILING_BYTES)
     tx_end = ENVELOPE_HEADER_BYTES + tx_len
+    expected = tx_end + key_len + MLDSA87_SIGNATURE_BYTES
+    if size < expected:
+        raise MalformedEnvelope("envelope is truncated", reason=Reason.TRUNCATED)
+    if size > expected:
+        raise MalformedEnvelope("envelope has trailing bytes", reason=Reason.TRAILING_BYTES)
     transaction = decode_transaction(data[ENVELOPE_HEADER_BYTES:tx_end])
-    key = data[tx_end : tx_end + key_len]
-    return Envelope(transaction, key, data[tx_end + key_len :], version, suite, kind)
+    key_end = tx_end + key_len
+    # Every field is validated above; build the frozen instance without the constructor's
+    # per-field object.__setattr__ (same class, same immutability).
+    envelope: Envelope = object.__new__(Envelope)
+    set_transaction, set_key, set_signature, set_version, set_suite, set_kind = _ENVELOPE_SETTERS
+    set_transaction(envelope, transaction)
+    set_key(envelope, data[tx_end:key_end])
+    set_signature(envelope, data[key_end:])
+    set_version(envelope, version)
+    set_suite(envelope, suite)
+    set_kind(envelope, kind)
+    return envelope

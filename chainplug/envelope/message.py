@@ -36,8 +36,18 @@ def message_representative(
     classical_signature_hash: bytes,
 ) -> bytes:
     """Build M'. Lengths are checked, never padded or truncated."""
-    if not 0 < chain_id < 2**256:
+    return _message_representative(chain_id, sender, key_id, signing_hash, classical_signature_hash)
+
+
+_CHAIN_ID_LIMIT = 2**256
+
+
+def _message_representative(
+    chain_id: int, sender: bytes, key_id: bytes, signing_hash: bytes, signature_hash: bytes
+) -> bytes:
+    """:func:`message_representative` with positional arguments (verifiers' hot path); same checks."""
+    if not 0 < chain_id < _CHAIN_ID_LIMIT:
         raise MalformedEnvelope("chain id out of range for M'")
-    if len(sender) != 20 or len(key_id) != 32 or len(signing_hash) != 32 or len(classical_signature_hash) != 32:
+    if len(sender) != 20 or len(key_id) != 32 or len(signing_hash) != 32 or len(signature_hash) != 32:
         raise MalformedEnvelope("M' field has the wrong length")
-    return _HEAD + chain_id.to_bytes(32, "big") + sender + key_id + signing_hash + classical_signature_hash
+    return b"".join((_HEAD, chain_id.to_bytes(32, "big"), sender, key_id, signing_hash, signature_hash))

@@ -16,12 +16,13 @@ import hmac
 from collections import OrderedDict
 from enum import StrEnum
 
-from ..constants import SUITE_LABEL, WNS_ARTIFACT_ADDRESS
+from ..constants import ENVELOPE_MAGIC, MLDSA87_PUBLIC_KEY_BYTES, SUITE_LABEL, WNS_ARTIFACT_ADDRESS
+from ..crypto.keccak import keccak256
 from ..crypto.pqc import MLDSA87VerifyingKey, PQCBackend, get_backend, mldsa87_key_id
-from ..crypto.secp256k1 import recover_address
-from ..envelope.codec import Envelope, decode_envelope, is_envelope
-from ..envelope.message import classical_signature_hash, message_representative
-from ..envelope.transaction import SignedTransaction, decode_transaction
+from ..crypto.secp256k1 import _recover_address_compact
+from ..envelope.codec import Envelope, decode_envelope
+from ..envelope.message import _message_representative
+from ..envelope.transaction import AccessList, SignedTransaction, decode_transaction
 from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, VerificationError
 from ..types import AccountState, Address, Hash32, KeyId
 from .registry import Registry, RegistryEntry
@@ -80,10 +81,15 @@ class VerifiedTransaction:
         pqc_reason: Reason | None = None,
     ) -> VerifiedTransaction:
         result = object.__new__(cls)
-        fields = {"policy": policy, "sender": sender, "transaction": transaction, "pqc": pqc,
-                  "sender_state": sender_state, "key_id": key_id, "pqc_reason": pqc_reason}  # fmt: skip
-        for name, value in fields.items():
-            object.__setattr__(result, name, value)
+        # Slot descriptors set directly: what object.__setattr__ does, minus the per-field lookups.
+        set_policy, set_sender, set_transaction, set_pqc, set_state, set_key_id, set_reason = _VERIFIED_SETTERS
+        set_policy(result, policy)
+        set_sender(result, sender)
+        set_transaction(result, transaction)
+        set_pqc(result, pqc)
+        set_state(result, sender_state)
+        set_key_id(result, key_id)
+        set_reason(result, pqc_reason)
         return result
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -105,9 +111,16 @@ class VerifiedTransaction:
         return self.transaction.chain_id
 
 
+_VERIFIED_SETTERS = tuple(
+    VerifiedTransaction.__dict__[name].__set__
+    for name in ("policy", "sender", "transaction", "pqc", "sender_state", "key_id", "pqc_reason")
+)
+_MAGIC_BYTES = len(ENVELOPE_MAGIC)
+
+
 def parse(data: bytes) -> tuple[SignedTransaction, Envelope | None]:
     """Split input into (classical transaction, envelope or None). Raises MalformedEnvelope."""
-    if is_envelope(data):
+    if data[:_MAGIC_BYTES] == ENVELOPE_MAGIC:  # is_envelope(), inline (hot path)
         envelope = decode_envelope(data)
         return envelope.transaction, envelope
     return decode_transaction(bytes(data)), None
@@ -133,12 +146,18 @@ class LegacyVerifier:
     def verify(self, data: bytes) -> VerifiedTransaction:
         tx, _ = parse(data)
         _check_chain(tx, self.chain_id)
-        sender = recover_address(tx.signing_hash, tx.signature)
+        sender = _recover_address_compact(tx.signing_hash, tx.signature.to_bytes())
         return VerifiedTransaction._mint(self.policy, sender, tx, PqcStatus.NOT_CHECKED)
 
 
 class _PqcChecker:
-    """Shared PQC-part check with a bounded cache of parsed public keys (parsing costs ~10 µs)."""
+    """Shared PQC-part check with a bounded cache of parsed public keys (parsing costs ~10 µs).
+
+    The cache is keyed by key id, each entry holding the public key it was computed from, plus an
+    index from public key to key id. A full-key envelope from a registered sender is matched against
+    the cached key of the sender's committed key id with one byte comparison: no keccak of the
+    2,592-byte key and no hashing of it for a dict lookup (it is a fresh object for every envelope).
+    """
 
     _CACHE_SIZE = 4096
 
@@ -146,46 +165,79 @@ class _PqcChecker:
         self.registry = registry
         self.backend = backend or get_backend()
         self.artifact_address = bytes(artifact_address)
-        self._keys: OrderedDict[bytes, tuple[KeyId, MLDSA87VerifyingKey]] = OrderedDict()
+        self._keys: OrderedDict[KeyId, tuple[bytes, MLDSA87VerifyingKey]] = OrderedDict()
+        """key id -> (public key, parsed key); invariant: key id == keccak256(public key)."""
+        self._key_ids: dict[bytes, KeyId] = {}
+        """public key -> key id, for every key in ``_keys``."""
 
-    def _verifying_key(self, envelope: Envelope) -> tuple[KeyId, MLDSA87VerifyingKey]:
-        public = envelope.public_key
-        if public is None:  # key-id form: the key must be known from the registry
-            key_id = envelope.key_id
-            public = self.registry.public_key(key_id) if self.registry is not None else None
-            if public is None:
+    def _verifying_key(self, envelope: Envelope, expected: KeyId | None = None) -> tuple[KeyId, MLDSA87VerifyingKey]:
+        """(key id, parsed key) of the envelope's key. ``expected``: the sender's committed key id,
+        tried first (a hint only: the key id returned is always the one of the envelope's key)."""
+        public = envelope.key
+        if len(public) == MLDSA87_PUBLIC_KEY_BYTES:  # full-key form
+            if expected is not None:
+                cached = self._keys.get(expected)
+                if cached is not None and cached[0] == public:
+                    self._keys.move_to_end(expected)
+                    return expected, cached[1]
+        else:  # key-id form: the key must be known from the registry
+            known = self.registry.public_key(KeyId(public)) if self.registry is not None else None
+            if known is None:
                 raise PolicyRejected("envelope names a key id this verifier does not know", reason=Reason.UNKNOWN_KEY)
-        cached = self._keys.get(public)
-        if cached is not None:
-            self._keys.move_to_end(public)
-            return cached
+            public = known
+        key_id = self._key_ids.get(public)
+        if key_id is not None:
+            self._keys.move_to_end(key_id)
+            return key_id, self._keys[key_id][1]
         try:
             verifying_key = self.backend.mldsa87_public_key(public)
         except InvalidKey as exc:
             raise InvalidSignature("ML-DSA-87 public key in envelope is invalid") from exc
-        cached = (mldsa87_key_id(public), verifying_key)
-        self._keys[public] = cached
+        key_id = mldsa87_key_id(public)
+        stale = self._keys.pop(key_id, None)  # only on a keccak256 collision; keeps the index exact
+        if stale is not None:
+            self._key_ids.pop(stale[0], None)
+        self._keys[key_id] = (public, verifying_key)
+        self._key_ids[public] = key_id
         if len(self._keys) > self._CACHE_SIZE:
-            self._keys.popitem(last=False)
-        return cached
+            _, (evicted, _) = self._keys.popitem(last=False)
+            self._key_ids.pop(evicted, None)
+        return key_id, verifying_key
 
-    def check(self, tx: SignedTransaction, envelope: Envelope, sender: Address, entry: RegistryEntry) -> KeyId:
-        """Raise unless the PQC part is valid for this sender, transaction and registered key."""
-        key_id, verifying_key = self._verifying_key(envelope)
+    def check(
+        self,
+        tx: SignedTransaction,
+        envelope: Envelope,
+        sender: Address,
+        entry: RegistryEntry,
+        classical_signature: bytes | None = None,
+    ) -> KeyId:
+        """Raise unless the PQC part is valid for this sender, transaction and registered key.
+        ``classical_signature``: ``tx.signature.to_bytes()`` when the caller has it already."""
+        key_id, verifying_key = self._verifying_key(envelope, entry.key_id)
         if entry.key_id is not None and not hmac.compare_digest(key_id, entry.key_id):
             raise PolicyRejected("envelope key does not match the sender's registered key", reason=Reason.KEY_MISMATCH)
-        artifacts = artifact_key_ids(tx, self.artifact_address)
-        if artifacts and key_id not in artifacts:
+        if _artifact_mismatch(tx.unsigned.access_list, self.artifact_address, key_id):
             raise PolicyRejected("hybrid artifact names a different key", reason=Reason.ARTIFACT_MISMATCH)
-        m_prime = message_representative(
-            chain_id=tx.chain_id,
-            sender=sender,
-            key_id=key_id,
-            signing_hash=tx.signing_hash,
-            classical_signature_hash=classical_signature_hash(tx.signature),
+        if classical_signature is None:
+            classical_signature = tx.signature.to_bytes()
+        m_prime = _message_representative(
+            tx.unsigned.chain_id, sender, key_id, tx.signing_hash, keccak256(classical_signature)
         )
         verifying_key.verify(envelope.pqc_signature, m_prime, SUITE_LABEL)
         return key_id
+
+
+def _artifact_mismatch(access_list: AccessList, artifact_address: bytes, key_id: bytes) -> bool:
+    """``bool(artifacts) and key_id not in artifacts`` for ``artifacts = artifact_key_ids(...)``,
+    without building the sets: the access list names artifact keys and none of them is ``key_id``."""
+    named = False
+    for address, storage_keys in access_list:
+        if address == artifact_address and storage_keys:
+            if key_id in storage_keys:
+                return False
+            named = True
+    return named
 
 
 def artifact_key_ids(tx: SignedTransaction, artifact_address: bytes) -> frozenset[bytes]:
@@ -239,35 +291,38 @@ class UpgradedVerifier:
     def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
-        sender = recover_address(tx.signing_hash, tx.signature)
+        classical_signature = tx.signature.to_bytes()
+        sender = _recover_address_compact(tx.signing_hash, classical_signature)
         entry = self.registry.entry(sender, block)
         state = entry.state
         enforced = block is None or block >= self.activation_block
         strict_state = state == AccountState.FINALIZING or (state == AccountState.HYBRID and enforced)
+        mint = VerifiedTransaction._mint
+        if envelope is not None and state != AccountState.PQC_ONLY:  # the hot path: an envelope to check
+            try:
+                key_id = self._pqc.check(tx, envelope, sender, entry, classical_signature)
+            except VerificationError as exc:
+                if strict_state or (state == AccountState.CLASSICAL and enforced):
+                    raise
+                return mint(self.policy, sender, tx, PqcStatus.INVALID, state, None, exc.reason)
+            return mint(self.policy, sender, tx, PqcStatus.VALID, state, key_id)
 
         def accepted(pqc: PqcStatus, key_id: KeyId | None = None, why: Reason | None = None) -> VerifiedTransaction:
-            return VerifiedTransaction._mint(self.policy, sender, tx, pqc, state, key_id, why)
+            return mint(self.policy, sender, tx, pqc, state, key_id, why)
 
         if state == AccountState.PQC_ONLY:
             raise PolicyRejected(
                 "sender is PQC_ONLY: its classical key is retired, classical signatures are refused",
                 reason=Reason.CLASSICAL_NOT_ALLOWED,
             )
-        if envelope is None:
-            if strict_state:
-                raise PolicyRejected(f"sender is {state.name}: the PQC part is required (stripped?)")
-            if artifact_key_ids(tx, self._pqc.artifact_address):
-                if enforced:
-                    raise PolicyRejected("transaction carries a hybrid artifact but no PQC part (stripped)")
-                return accepted(PqcStatus.MISSING)
-            return accepted(PqcStatus.MISSING if state == AccountState.HYBRID else PqcStatus.NOT_EXPECTED)
-        try:
-            key_id = self._pqc.check(tx, envelope, sender, entry)
-        except VerificationError as exc:
-            if strict_state or (state == AccountState.CLASSICAL and enforced):
-                raise
-            return accepted(PqcStatus.INVALID, why=exc.reason)
-        return accepted(PqcStatus.VALID, key_id)
+        # envelope is None here: a bare classical transaction
+        if strict_state:
+            raise PolicyRejected(f"sender is {state.name}: the PQC part is required (stripped?)")
+        if artifact_key_ids(tx, self._pqc.artifact_address):
+            if enforced:
+                raise PolicyRejected("transaction carries a hybrid artifact but no PQC part (stripped)")
+            return accepted(PqcStatus.MISSING)
+        return accepted(PqcStatus.MISSING if state == AccountState.HYBRID else PqcStatus.NOT_EXPECTED)
 
 
 class StrictVerifier:
@@ -291,7 +346,8 @@ class StrictVerifier:
     def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
-        sender = recover_address(tx.signing_hash, tx.signature)
+        classical_signature = tx.signature.to_bytes()
+        sender = _recover_address_compact(tx.signing_hash, classical_signature)
         entry = (
             self.registry.entry(sender, block)
             if self.registry is not None
@@ -303,5 +359,5 @@ class StrictVerifier:
             )
         if envelope is None:
             raise PolicyRejected("strict policy requires a composite envelope (PQC part missing)")
-        key_id = self._pqc.check(tx, envelope, sender, entry)
+        key_id = self._pqc.check(tx, envelope, sender, entry, classical_signature)
         return VerifiedTransaction._mint(self.policy, sender, tx, PqcStatus.VALID, entry.state, key_id)

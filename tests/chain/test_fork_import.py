@@ -10,9 +10,9 @@ from web3 import Web3
 
 from chainplug.constants import PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
 from chainplug.envelope import CompositeAccount, decode_transaction
+from chainplug.envelope.pqc_signer import PqcOnlySigner
 from chainplug.node.chain.backend import ChainBackend
 from chainplug.node.chain.fork import read_registry_entry
-from chainplug.envelope.pqc_signer import PqcOnlySigner
 from chainplug.node.chain.rules import PqcRuleViolation
 from chainplug.registry.artifact import load_artifact
 from chainplug.registry.contract import Transition
