@@ -10,6 +10,7 @@ read this type at all.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from ..crypto.pqc import PQCBackend
 from ..envelope.pqc_tx import PqcTransaction, verify_pqc_signature
@@ -23,9 +24,17 @@ being erased, so the account's last on-chain step, complete_migration, can only 
 
 
 def check_pqc_only(
-    tx: PqcTransaction, entry: RegistryEntry, *, chain_id: int | None, backend: PQCBackend | None = None
+    tx: PqcTransaction,
+    entry: RegistryEntry,
+    *,
+    chain_id: int | None,
+    backend: PQCBackend | None = None,
+    verify: Callable[[PqcTransaction], KeyId] | None = None,
 ) -> KeyId:
-    """Raise unless ``tx`` is a valid PQC-only transaction for a sender registered as ``entry``."""
+    """Raise unless ``tx`` is a valid PQC-only transaction for a sender registered as ``entry``.
+
+    ``verify`` replaces the signature check (e.g. a memoising one); default: verify it now.
+    """
     if chain_id is not None and tx.chain_id != chain_id:
         raise PolicyRejected(
             f"transaction is for chain {tx.chain_id}, this verifier is on chain {chain_id} (replay?)",
@@ -38,4 +47,4 @@ def check_pqc_only(
         )
     if not hmac.compare_digest(tx.key_id, entry.key_id):
         raise PolicyRejected("public key does not match the sender's registered key", reason=Reason.KEY_MISMATCH)
-    return verify_pqc_signature(tx, backend)
+    return verify(tx) if verify is not None else verify_pqc_signature(tx, backend)

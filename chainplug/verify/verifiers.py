@@ -16,15 +16,17 @@ import hmac
 from collections import OrderedDict
 from enum import StrEnum
 
-from ..constants import ENVELOPE_MAGIC, MLDSA87_PUBLIC_KEY_BYTES, SUITE_LABEL, WNS_ARTIFACT_ADDRESS
+from ..constants import ENVELOPE_MAGIC, MLDSA87_PUBLIC_KEY_BYTES, SUITE_LABEL, TX_TYPE_PQC_ONLY, WNS_ARTIFACT_ADDRESS
 from ..crypto.keccak import keccak256
 from ..crypto.pqc import MLDSA87VerifyingKey, PQCBackend, get_backend, mldsa87_key_id
 from ..crypto.secp256k1 import _recover_address_compact
 from ..envelope.codec import Envelope, decode_envelope
 from ..envelope.message import _message_representative
+from ..envelope.pqc_tx import PqcTransaction, decode_pqc_transaction
 from ..envelope.transaction import AccessList, SignedTransaction, decode_transaction
 from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, VerificationError
 from ..types import AccountState, Address, Hash32, KeyId
+from .pqc_only import check_pqc_only
 from .registry import Registry, RegistryEntry
 
 
@@ -57,7 +59,8 @@ class VerifiedTransaction:
     """Which verifier accepted: legacy, upgraded or strict."""
     sender: Address
     """Recovered from the classical signature."""
-    transaction: SignedTransaction
+    transaction: SignedTransaction | PqcTransaction
+    """The classical transaction, or the PQC-only transaction (type 0x50)."""
     pqc: PqcStatus
     sender_state: AccountState | None
     """Registered state the decision used (None for the legacy verifier)."""
@@ -74,7 +77,7 @@ class VerifiedTransaction:
         cls,
         policy: str,
         sender: Address,
-        transaction: SignedTransaction,
+        transaction: SignedTransaction | PqcTransaction,
         pqc: PqcStatus,
         sender_state: AccountState | None = None,
         key_id: KeyId | None = None,
@@ -249,6 +252,19 @@ def artifact_key_ids(tx: SignedTransaction, artifact_address: bytes) -> frozense
     return frozenset(keys)
 
 
+_PQC_ONLY_TYPE = bytes((TX_TYPE_PQC_ONLY,))
+
+
+def _verify_pqc_only(
+    policy: str, data: bytes, registry: Registry, block: int | None, chain_id: int | None, backend: PQCBackend
+) -> VerifiedTransaction:
+    """The pqc-only policy (chainplug.verify.pqc_only) for a PQC-only transaction (type 0x50)."""
+    tx = decode_pqc_transaction(bytes(data))
+    entry = registry.entry(tx.sender, block)
+    key_id = check_pqc_only(tx, entry, chain_id=chain_id, backend=backend)
+    return VerifiedTransaction._mint(policy, tx.sender, tx, PqcStatus.VALID, entry.state, key_id)
+
+
 class UpgradedVerifier:
     """Registry-aware verifier for upgraded nodes (DESIGN.md §2-3).
 
@@ -265,6 +281,10 @@ class UpgradedVerifier:
     FINALIZING      PQC part required and valid  PQC part required and valid
     PQC_ONLY        classical rejected           classical rejected
     ==============  ==========================  =========================================
+
+    A PQC-only transaction (type 0x50) is checked by the pqc-only policy whatever the activation
+    block: its sender must be registered FINALIZING or PQC_ONLY with the key it carries
+    (chainplug.verify.pqc_only).
 
     ``block`` is the block whose state the decision rests on: for a transaction included in block
     N, pass N - 1 (its parent; DESIGN.md §7), for admission to the next block pass the current head.
@@ -289,6 +309,8 @@ class UpgradedVerifier:
         self._pqc = _PqcChecker(registry, backend, artifact_address)
 
     def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
+        if data[:1] == _PQC_ONLY_TYPE:
+            return _verify_pqc_only(self.policy, data, self.registry, block, self.chain_id, self._pqc.backend)
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
         classical_signature = tx.signature.to_bytes()
@@ -344,6 +366,11 @@ class StrictVerifier:
         self._pqc = _PqcChecker(registry, backend, artifact_address)
 
     def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
+        if data[:1] == _PQC_ONLY_TYPE:
+            if self.registry is None:
+                raise PolicyRejected("a PQC-only transaction needs a registry to authenticate its sender",
+                                     reason=Reason.KEY_NOT_REGISTERED)  # fmt: skip
+            return _verify_pqc_only(self.policy, data, self.registry, block, self.chain_id, self._pqc.backend)
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
         classical_signature = tx.signature.to_bytes()

@@ -16,7 +16,6 @@ reader of the parent state's registry.
 
 from __future__ import annotations
 
-import hmac
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,17 +28,13 @@ from ...envelope.pqc_tx import PqcTransaction, verify_pqc_signature
 from ...errors import ChainplugError, PolicyRejected, Reason, UnsupportedEnvelope
 from ...types import AccountState, Address, Hash32, KeyId
 from ...verify import RegistryEntry, UpgradedVerifier
+from ...verify.pqc_only import check_pqc_only
 
 SIDECAR_CAPACITY = 100_000
 """Sidecars kept by a :class:`SidecarStore` before the oldest is evicted."""
 
 RegistryReader = Callable[[Address], RegistryEntry]
 """Reads one account's registry entry from the parent block's state."""
-
-PQC_ONLY_SENDER_STATES = frozenset({AccountState.FINALIZING, AccountState.PQC_ONLY})
-"""Registry states whose accounts may send PQC-only transactions (docs/pqc-transaction.md §sender).
-FINALIZING is included: once its classical key is erased (DESIGN.md §2), a PQC-only transaction is the
-only way the account can still send ``complete_migration`` or anything else."""
 
 
 class PqcRuleViolation(ChainplugError, ValidationError):
@@ -148,23 +143,10 @@ class ChainRules:
         return key_id
 
     def check_pqc_only(self, tx: PqcTransaction, read: RegistryReader) -> None:
-        """Raise :class:`PqcRuleViolation` unless the PQC-only transaction may be included."""
+        """Raise :class:`PqcRuleViolation` unless the PQC-only transaction may be included (the
+        verifiers' pqc-only policy, with the signature check memoised per transaction)."""
         try:
-            if tx.chain_id != self.chain_id:
-                raise PolicyRejected(
-                    f"transaction is for chain {tx.chain_id}, this chain is {self.chain_id}", reason=Reason.WRONG_CHAIN
-                )
-            entry = read(tx.sender)
-            if entry.state not in PQC_ONLY_SENDER_STATES or entry.key_id is None:
-                raise PolicyRejected(
-                    f"sender is {entry.state.name}: PQC-only transactions need a FINALIZING or PQC_ONLY registration",
-                    reason=Reason.KEY_NOT_REGISTERED,
-                )
-            if not hmac.compare_digest(tx.key_id, entry.key_id):
-                raise PolicyRejected(
-                    "public key does not match the sender's registered key", reason=Reason.KEY_MISMATCH
-                )
-            self.verify_signature(tx)
+            check_pqc_only(tx, read(tx.sender), chain_id=self.chain_id, verify=self.verify_signature)
         except ChainplugError as exc:
             raise PqcRuleViolation(exc) from exc
 
