@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "_chain",
     "_keystore",
     "_signer",
+    "_devnet",
 )
 
 Handler = Callable[[argparse.Namespace], int]

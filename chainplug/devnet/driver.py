@@ -1,0 +1,211 @@
+"""Drives a scenario's schedule against a running :class:`~chainplug.devnet.network.Network`.
+
+Each event waits for its trigger (``at_block``, ``after_blocks``), then runs; what happened goes to
+the ledgers the report is built from: events, per-account migration steps (with latency), faults
+and their recovery, attacks. A failed event is recorded and the schedule goes on — the report shows
+everything — and the run fails at the end. Only the scenario's wall-clock budget stops it early.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..types import AccountState
+from .attacks import AttackContext, AttackRecord, choose_target, run_attack
+from .faults import crash_signer, crash_validator
+from .network import Network
+from .observer import Observer
+from .records import EventRecord, FaultRecord, StepRecord
+from .rpc import DevnetError, RpcFailure
+from .scenario import TARGET_STATE, Event, Scenario
+from .traffic import Traffic
+
+ORDER = {state.name: state.value for state in AccountState}
+
+
+class Driver:
+    def __init__(
+        self,
+        scenario: Scenario,
+        network: Network,
+        observer: Observer,
+        traffic: Traffic,
+        accounts: list[str],
+        attack: AttackContext,
+        deadline: float,
+    ) -> None:
+        self.scenario = scenario
+        self.network = network
+        self.observer = observer
+        self.traffic = traffic
+        self.accounts = accounts
+        self.attack_context = attack
+        self.deadline = deadline
+        self.events: list[EventRecord] = []
+        self.steps: list[StepRecord] = []
+        self.faults: list[FaultRecord] = []
+        self.attacks: list[AttackRecord] = []
+
+    # --- schedule -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        previous_end = self.observer.head
+        for event in self.scenario.events:
+            target = max(event.at_block or 0, previous_end + event.after_blocks)
+            self.observer.set_phase(
+                f"{event.phase} (waiting for block {target})" if target > self.observer.head else event.phase
+            )
+            self.wait_block(target)
+            self.observer.set_phase(event.phase)
+            record = EventRecord(event.index, event.action, event.phase, time.time(), self.observer.head)
+            self.events.append(record)
+            try:
+                getattr(self, f"_do_{event.action}")(event, record)
+            except DevnetError as exc:
+                record.ok = False
+                record.detail.append(str(exc))
+            record.ended_at, record.block_end = time.time(), self.observer.head
+            previous_end = record.block_end
+
+    def wait_block(self, height: int) -> None:
+        if not self.observer.wait_head(height, max(0.0, self.deadline - time.monotonic())):
+            raise DevnetError(f"scenario timeout ({self.scenario.timeout:.0f} s) waiting for block {height}")
+
+    def _selected(self, event: Event) -> list[str]:
+        return list(self.accounts) if event.accounts is None else [self.accounts[i] for i in event.accounts]
+
+    # --- migration ------------------------------------------------------------------------------
+
+    def _path(self, event: Event, current: str) -> list[str]:
+        if event.action == "migrate":
+            return [s for s in ("HYBRID", "FINALIZING", "PQC_ONLY") if ORDER[s] > ORDER[current]]
+        target = TARGET_STATE[event.action]
+        return [target] if ORDER[target] > ORDER[current] else []
+
+    def _migration(self, event: Event, record: EventRecord) -> None:
+        self.observer.refresh_accounts()
+        states = self.observer.account_states()
+        refused = 0
+        for account in self._selected(event):
+            for to in self._path(event, states.get(account, "CLASSICAL")):
+                step = self.advance(account, to, gate_check=event.expect == "gate-refused")
+                refused += step.outcome == "gate-refused"
+                if step.outcome != "ok":
+                    break
+        if event.expect == "gate-refused" and not refused:
+            record.ok = False
+            record.detail.append("the fleet gate let FINALIZING through; the scenario expected a refusal")
+        elif event.expect == "ok" and any(s.outcome in ("error", "gate-refused") for s in self._steps_of(record)):
+            record.ok = False
+        record.detail += [f"{s.account} → {s.to}: {s.outcome} {s.detail}".rstrip() for s in self._steps_of(record)]
+
+    def _steps_of(self, record: EventRecord) -> list[StepRecord]:
+        return [s for s in self.steps if s.requested_at >= record.started_at]
+
+    def advance(self, account: str, to: str, *, gate_check: bool = False) -> StepRecord:
+        """One ``chainplug_advance`` with the account held back from traffic (it needs the nonce).
+        ``gate_check``: the fleet gate is expected to refuse, so the step is tried even on a chain that
+        could not take the account further (the gate answers before anything changes)."""
+        step = StepRecord(account, to, time.time(), self.observer.head)
+        self.steps.append(step)
+        chain = self.network.require_chain()
+        if ORDER[to] > ORDER["HYBRID"] and not chain.pqc_only_tx and not gate_check:
+            step.outcome, step.detail = "skipped", "the chain cannot execute PQC-only transactions"
+            return step
+        with self.traffic.hold([account]):
+            try:
+                self.network.require_signer().call("chainplug_advance", account, to)
+                step.outcome = "ok"
+            except RpcFailure as exc:
+                gate = exc.rejection_reason == "gate-rejected"
+                step.outcome, step.detail = ("gate-refused" if gate else "error"), exc.message
+        step.done_at, step.block_done = time.time(), self.observer.head
+        return step
+
+    _do_register = _do_finalize = _do_complete = _do_migrate = _migration
+
+    def _do_rollback(self, event: Event, record: EventRecord) -> None:
+        for account in self._selected(event):
+            with self.traffic.hold([account]):
+                try:
+                    self.network.require_signer().call("chainplug_rollback", account)
+                    record.detail.append(f"{account} rolled back to CLASSICAL")
+                except RpcFailure as exc:
+                    record.ok = False
+                    record.detail.append(f"{account}: rollback refused: {exc.message}")
+
+    # --- fleet ----------------------------------------------------------------------------------
+
+    def _do_upgrade(self, event: Event, record: EventRecord) -> None:
+        """Rolling upgrade: one validator at a time, the next only once this one has caught up."""
+        for name in event.validators:
+            validator = self.network.validators[name]
+            self.observer.set_phase(f"{event.phase}: {name}")
+            entry: dict[str, Any] = {
+                "from": validator.version,
+                "to": "upgraded",
+                "at_block": self.observer.head,
+                "stopped_at": time.time(),
+            }
+            if validator.remote:  # an operator upgrades it by hand; we wait and watch
+                self.network.wait_validator(name, height=0, version="upgraded", timeout=self._left(600))
+            else:
+                self.network.supervisor.stop(name)
+                entry["started_at"] = time.time()
+                self.network.start_validator(name, "upgraded")
+            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self._left(90))
+            entry["caught_up_at"] = time.time()
+            entry["downtime_seconds"] = round(entry["caught_up_at"] - entry["stopped_at"], 3)
+            validator.version = "upgraded"
+            validator.upgrades.append(entry)
+            record.detail.append(
+                f"{name} upgraded at block {entry['at_block']}, back in {entry['downtime_seconds']:.1f} s"
+            )
+
+    def _do_crash_validator(self, event: Event, record: EventRecord) -> None:
+        for name in event.validators:
+            fault = crash_validator(self, name, event)
+            self.faults.append(fault)
+            record.ok &= fault.recovered
+            record.detail.append(fault.recovery)
+
+    def _do_crash_signer(self, event: Event, record: EventRecord) -> None:
+        if event.crash_at and ORDER[event.to] > ORDER["HYBRID"] and not self.network.require_chain().pqc_only_tx:
+            record.detail.append("skipped: the chain cannot execute PQC-only transactions")
+            return
+        fault = crash_signer(self, event)
+        self.faults.append(fault)
+        record.ok &= fault.recovered
+        record.detail.append(fault.recovery)
+
+    # --- attacks and waits ----------------------------------------------------------------------
+
+    def _do_attack(self, event: Event, record: EventRecord) -> None:
+        assert event.attack is not None
+        self.observer.refresh_accounts()
+        states = self.observer.account_states()
+        target = choose_target(event.attack, states, self._selected(event) if event.accounts else [])
+        if target is None:
+            record.ok = False
+            record.detail.append(f"no account in a state {event.attack} can target")
+            return
+        with self.traffic.hold([target]):
+            attack = run_attack(
+                self.attack_context, event.attack, target, states[target], event.via, self.observer.head
+            )
+        self.attacks.append(attack)
+        if attack.outcome == "skipped":
+            record.ok = False
+        record.detail.append(
+            f"{attack.kind} on {target} ({attack.target_state}) via {attack.via}: {attack.outcome}"
+            f"{f' ({attack.reason})' if attack.reason else ''}"
+        )
+
+    def _do_wait(self, event: Event, record: EventRecord) -> None:
+        if event.until == "activation":
+            self.wait_block(self.network.require_chain().activation_block)
+        self.wait_block(self.observer.head + event.blocks)
+
+    def _left(self, cap: float) -> float:
+        return max(1.0, min(cap, self.deadline - time.monotonic()))

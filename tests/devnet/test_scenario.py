@@ -1,0 +1,105 @@
+"""Scenario files: the shipped ones load, and mistakes are errors that name the file, table and key."""
+
+from pathlib import Path
+
+import pytest
+
+from chainplug.devnet import load_scenario
+from chainplug.devnet.scenario import ATTACKS, parse_scenario
+from chainplug.errors import ConfigError
+
+DEVNET = Path(__file__).resolve().parents[2] / "devnet"
+SHIPPED = sorted(DEVNET.glob("*.toml"))
+
+
+def test_the_four_required_scenarios_are_shipped() -> None:
+    assert {p.stem for p in SHIPPED} >= {"smoke", "rolling-upgrade", "gate-forced-off", "chaos"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenario_loads(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+    assert scenario.events, "a scenario without a schedule tests nothing"
+    assert scenario.fleet.legacy <= set(scenario.fleet.validators)
+
+
+def test_shipped_scenarios_cover_every_attack_and_both_kinds_of_crash() -> None:
+    events = [e for path in SHIPPED for e in load_scenario(path).events]
+    assert {e.attack for e in events if e.action == "attack"} == set(ATTACKS)
+    assert any(e.action == "crash_validator" for e in events)
+    assert any(e.action == "crash_signer" and e.crash_at for e in events)
+
+
+def test_smoke_and_gate_forced_off_expect_what_the_issue_claims() -> None:
+    smoke = load_scenario(DEVNET / "smoke.toml")
+    assert smoke.expect.final_state == "PQC_ONLY" and smoke.expect.stranded == ()
+    assert smoke.expect.valid_rejected_by_quorum == 0 and smoke.expect.invalid_accepted == 0
+    assert not smoke.fleet.force_gate and smoke.fleet.legacy, "the gate must have legacy validators to hold back"
+    forced = load_scenario(DEVNET / "gate-forced-off.toml")
+    assert forced.fleet.force_gate
+    assert forced.expect.stranded == tuple(sorted(forced.fleet.legacy))
+    assert not any(e.action == "upgrade" for e in forced.events), "its legacy validators must stay legacy"
+
+
+def test_defaults_fill_an_empty_file() -> None:
+    scenario = parse_scenario({}, Path("empty.toml"))
+    assert scenario.fleet.validators == ("v1", "v2", "v3", "v4")
+    assert scenario.chain.kind == "embedded" and scenario.expect.final_state == "PQC_ONLY"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"chain": {"blocktime": 1}}, "[chain]: unknown key(s) blocktime"),
+        ({"fleet": {"validators": True}}, "validators has the wrong type"),
+        ({"fleet": {"legacy": ["v9"]}}, "unknown validator(s) ['v9']"),
+        ({"chain": {"kind": "external"}}, "needs rpc_url"),
+        ({"events": [{"action": "explode"}]}, "action must be one of"),
+        ({"events": [{"action": "attack", "kind": "nuke"}]}, "kind must be one of"),
+        ({"events": [{"action": "crash_signer", "crash_at": "nowhere"}]}, "CRASH_POINTS"),
+        ({"events": [{"action": "upgrade"}]}, "needs validators"),
+        ({"events": [{"action": "register", "accounts": [5]}]}, "account index out of range"),
+        ({"fleet": {"threshold": "1/2x"}}, "threshold"),
+        ({"expect": {"final_state": "DONE"}}, "final_state"),
+        (
+            {
+                "fleet": {"remote": {"r1": "http://10.0.0.2:9100"}},
+                "events": [{"action": "crash_validator", "validators": ["r1"]}],
+            },
+            "not ours to kill",
+        ),
+    ],
+)
+def test_mistakes_are_named(document: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_scenario(document, Path("bad.toml"))
+    assert message in str(raised.value)
+    assert "bad.toml" in str(raised.value)
+
+
+def test_remote_validators_join_the_fleet() -> None:
+    scenario = parse_scenario({"fleet": {"validators": 2, "remote": {"far": "http://10.0.0.7:9100"}}}, Path("r.toml"))
+    assert scenario.fleet.validators == ("v1", "v2", "far")
+    assert scenario.fleet.remote == {"far": "http://10.0.0.7:9100"}
+
+
+def test_output_directory_is_cleared_only_if_a_devnet_made_it(tmp_path: Path) -> None:
+    from chainplug.devnet.orchestrator import MARKER, prepare_out
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(ConfigError, match="not made by chainplug devnet"):
+        prepare_out(foreign)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+
+    out = tmp_path / "out"
+    prepare_out(out)
+    (out / "validators" / "v1").mkdir(parents=True)
+    (out / "validators" / "v1" / "attestations.jsonl").write_text("{}\n")
+    (out / "report.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    prepare_out(out)  # a second run on the same directory: the old chain's state goes, the rest stays
+    assert (out / MARKER).exists() and (out / "notes.txt").read_text() == "mine"
+    assert not (out / "validators").exists() and not (out / "report.json").exists()
