@@ -1,9 +1,10 @@
 """The JSON-RPC gateway: a policy front in front of any Ethereum node's RPC (DESIGN.md §7).
 
 * ``eth_sendRawTransaction``: admitted or rejected by the node version's policy, then forwarded.
-* ``chainplug_sendEnvelope(envelope)``: the envelope is checked; its classical transaction is
-  forwarded upstream with ``eth_sendRawTransaction``; an upgraded gateway keeps the PQC part as a
-  sidecar keyed by transaction hash (a legacy gateway reads only the classical part).
+* ``chainplug_sendEnvelope(envelope)``: the envelope is checked; an upgraded gateway forwards it
+  whole to an upstream that takes sidecars (the embedded chain) and otherwise the classical
+  transaction with ``eth_sendRawTransaction``, and keeps the PQC part as a sidecar keyed by
+  transaction hash (a legacy gateway reads and forwards only the classical part).
 * ``chainplug_getSidecar(tx_hash)``: the stored envelope, or null.
 * Everything else (batches included) passes through to the upstream node unchanged.
 
@@ -87,6 +88,8 @@ class Gateway:
             "chainplug_gateway_passthrough", "requests passed through", ["method"], registry=self.metrics
         )
         self._session: ClientSession | None = None
+        self._upstream_takes_envelopes: bool | None = None
+        """Learned on first use: does the upstream node accept chainplug_sendEnvelope?"""
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -176,9 +179,19 @@ class Gateway:
             raise RpcError(TRANSACTION_REJECTED, "chainplug_sendEnvelope takes a composite envelope")
         await self._judge(data, "chainplug_sendEnvelope")
         envelope = decode_envelope(data)
-        forward = {"jsonrpc": "2.0", "id": request_id, "method": "eth_sendRawTransaction",
-                   "params": ["0x" + envelope.raw_transaction.hex()]}  # fmt: skip
-        answer = await self._upstream(forward)
+        answer = None
+        if self.hook.version == NodeVersion.UPGRADED and self._upstream_takes_envelopes is not False:
+            # An upstream with the upgraded chain rules (the embedded chain) needs the sidecar with the
+            # transaction; a stock node answers "method not found" and gets the classical part alone.
+            answer = await self._upstream({"jsonrpc": "2.0", "id": request_id, "method": "chainplug_sendEnvelope",
+                                           "params": ["0x" + data.hex()]})  # fmt: skip
+            missing = isinstance(answer, dict) and answer.get("error", {}).get("code") == METHOD_NOT_FOUND
+            self._upstream_takes_envelopes = not missing
+            if missing:
+                answer = None
+        if answer is None:
+            answer = await self._upstream({"jsonrpc": "2.0", "id": request_id, "method": "eth_sendRawTransaction",
+                                           "params": ["0x" + envelope.raw_transaction.hex()]})  # fmt: skip
         if isinstance(answer, dict) and "result" in answer and self.hook.version == NodeVersion.UPGRADED:
             self.sidecars.put(envelope.transaction.tx_hash, data)
         return answer

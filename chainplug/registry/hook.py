@@ -107,7 +107,7 @@ def complete_on_chain(
     tx: dict[str, Any] = {
         **call,
         "chainId": w3.eth.chain_id,
-        "nonce": w3.eth.get_transaction_count(signer.address),  # type: ignore[arg-type]
+        "nonce": w3.eth.get_transaction_count(signer.address, "pending"),  # type: ignore[arg-type]
         "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
         "value": 0,
         "maxFeePerGas": 2 * base_fee + 10**9,

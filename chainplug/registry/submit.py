@@ -27,11 +27,12 @@ def sign_transition(
     """Composite-sign the transition transaction for ``account`` (the account itself must send it)."""
     call = contract.transition_call(transition, account.key_id if transition == Transition.REGISTER else None)
     base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
+    sender = to_checksum_address(account.address)
     tip = 10**9
     tx: dict[str, Any] = {
         **call,
         "chainId": w3.eth.chain_id,
-        "nonce": w3.eth.get_transaction_count(to_checksum_address(account.address)) if nonce is None else nonce,
+        "nonce": nonce if nonce is not None else w3.eth.get_transaction_count(sender, "pending"),
         "gas": gas,
         "value": 0,
         "maxFeePerGas": 2 * base_fee + tip,

@@ -154,3 +154,32 @@ def test_killed_validator_restarts_without_gaps_or_duplicates(network: dict[str,
     assert heights == list(range(1, w3.eth.block_number + 1)), "every block exactly once"
     lines = (state / "attestations.jsonl").read_text().splitlines()
     assert len(lines) == len(heights)
+
+
+def test_sidecar_matching_and_a_junk_sidecar_cannot_invalidate_a_valid_tx() -> None:
+    from chainplug.node.admission import NodeVersion
+    from chainplug.node.validator import check_transaction, init_worker_with_registry, sidecar_carries
+    from chainplug.types import AccountState
+    from chainplug.verify import InMemoryRegistry
+
+    hybrid = CompositeAccount.from_keys(b"\x61" * 32, b"\x62" * 32)
+    tx = {"chainId": 9, "nonce": 0, "to": "0x" + "33" * 20, "value": 1, "gas": 21000, "maxFeePerGas": 10,
+          "maxPriorityFeePerGas": 1}  # fmt: skip
+    signed = hybrid.sign_transaction(tx)
+    other = hybrid.sign_transaction({**tx, "nonce": 1})
+    assert sidecar_carries(signed.envelope, signed.raw_transaction)
+    assert not sidecar_carries(other.envelope, signed.raw_transaction)
+    registry = InMemoryRegistry()
+    registry.set(hybrid.address_bytes, AccountState.HYBRID, hybrid.key_id)
+    init_worker_with_registry(NodeVersion.UPGRADED, registry, 0, 9)
+    good = check_transaction(("0x1", signed.raw_transaction, signed.envelope, 5))
+    assert good.accepted and good.sidecar and good.pqc == "valid"
+    stripped = check_transaction(("0x1", signed.raw_transaction, None, 5))
+    assert not stripped.accepted and stripped.reason == "pqc-required"
+    # A CLASSICAL sender's stock transaction stays valid whatever junk a sidecar source serves for it.
+    plain = Account.from_key(b"\x63" * 32).sign_transaction({**tx, "type": 2})
+    raw = bytes(plain.raw_transaction)
+    junk = signed.envelope[:7] + len(raw).to_bytes(4, "big") + raw + b"\x00" * 32 + b"\x01" * 4627
+    assert sidecar_carries(junk, raw)
+    verdict = check_transaction(("0x2", raw, junk, 5))
+    assert verdict.accepted and not verdict.sidecar
