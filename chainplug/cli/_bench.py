@@ -47,6 +47,14 @@ def _bench(args: argparse.Namespace) -> int:
               + f"; bare primitive rate {tp['bare_primitive_rate_per_s']:,.0f}/s; "
               f"1 proc = {tp['ratio_1_process_to_bare']:.2f} x bare"
               + (f"; 2 vs 1 = {tp['speedup_2_vs_1']:.2f} x" if "speedup_2_vs_1" in tp else "")]  # fmt: skip
+    ks, mg = report.figures["keystore_unlock"], report.figures["migration"]
+    lines.append(f"keystore vault unlock, {ks['keys']} keys: {ks['unlock_s']:.2f} s = {ks['ratio_to_floor']:.2f} x "
+                 f"(one PBKDF2 {ks['pbkdf2_s']:.2f} s + {ks['floor_per_key_us']:.0f} us/key decaps+GCM; "
+                 f"target <= 1.5); one PBKDF2 per key would take ~{ks['single_file_estimate_s']:.0f} s")  # fmt: skip
+    lines.append(f"migration CLASSICAL->HYBRID, {mg['keys']} keys: batch {mg['batch']['keys_per_s']:.0f} keys/s, "
+                 f"{mg['batch']['syncs_per_key']:.4f} syncs/key; one commit per key {mg['per_key']['keys_per_s']:.0f} "
+                 f"keys/s, {mg['per_key']['syncs_per_key']:.2f} syncs/key; batch = {mg['ratio_to_primitives']:.2f} x "
+                 "the primitives (target <= 1.5)")  # fmt: skip
     s = report.figures["sizes"]
     lines.append(f"sizes: raw tx {s['raw_transaction']} B, envelope {s['envelope_full_key']} B full key / "
                  f"{s['envelope_key_id']} B key id")  # fmt: skip

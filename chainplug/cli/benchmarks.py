@@ -379,6 +379,93 @@ def validator_throughput(h: Harness, prims: dict[str, Op], max_processes: int) -
     return result
 
 
+# --- keystore unlock and batch migration (custody scale) ---------------------------------------
+
+
+def keystore_figures(h: Harness, prims: dict[str, Op], keys: int) -> dict[str, Any]:
+    """Unlocking a vault of ``keys`` secp256k1 keys at the production PBKDF2 cost, against its floor:
+    one PBKDF2 plus ``keys`` x (ML-KEM-1024 decapsulation + AES-256-GCM open)."""
+    from ..crypto import Secp256k1PrivateKey
+    from ..keystore import Credentials, KdfPolicy, KemKey, KeyToStore, Passphrase, Vault
+
+    h.say(f"keystore: sealing {keys} keys")
+    work = Path(tempfile.mkdtemp(prefix="chainplug-bench-vault-"))
+    kem = KemKey.generate()
+    vault = Vault.create(work / "vault", Credentials(Passphrase("bench password", KdfPolicy()), kem))
+    vault.put([KeyToStore(Secp256k1PrivateKey.generate()) for _ in range(keys)])
+    pbkdf2 = next(op for name, op in prims.items() if name.startswith("PBKDF2"))
+    timings = []
+    for _ in range(3 if h.rounds < 10 else 5):
+        h.say(f"keystore: unlocking {keys} keys")
+        floor_pbkdf2 = _once(pbkdf2)
+        per_key = _per_op(prims["ML-KEM-1024 decaps"], 200) + _per_op(prims["AES-256-GCM open (96 B)"], 200)
+        started = time.perf_counter()
+        opened = Vault.open(work / "vault", Credentials(Passphrase("bench password", KdfPolicy()), kem))
+        unlocked = opened.unlock_all()
+        elapsed = time.perf_counter() - started
+        for key in unlocked:
+            key.destroy()
+        timings.append((elapsed, elapsed / (floor_pbkdf2 + keys * per_key), floor_pbkdf2, per_key))
+    elapsed, ratio, floor_pbkdf2, per_key = sorted(timings, key=lambda t: t[1])[len(timings) // 2]
+    return {"keys": keys, "unlock_s": elapsed, "pbkdf2_s": floor_pbkdf2, "floor_per_key_us": per_key * 1e6,
+            "ratio_to_floor": ratio, "target": 1.5,
+            "single_file_estimate_s": keys * floor_pbkdf2}  # fmt: skip
+
+
+def migration_figures(h: Harness, keys: int) -> dict[str, Any]:
+    """CLASSICAL -> HYBRID for ``keys`` accounts: group commit vs one commit per key, fsyncs per key,
+    and the ratio to the primitives it must run (ML-DSA-87 keygen + writing each key file)."""
+    import shutil
+
+    from .. import _fs
+    from ..crypto import Secp256k1PrivateKey, get_backend
+    from ..migration import MigrationEngine
+    from ..types import AccountState
+
+    work = Path(tempfile.mkdtemp(prefix="chainplug-bench-migration-"))
+    h.say(f"migration: {keys} accounts")
+    with MigrationEngine.open(work / "template", create=True) as engine:
+        addresses = engine.create_accounts([Secp256k1PrivateKey.generate() for _ in range(keys)])
+    results: dict[str, Any] = {"keys": keys}
+    for name, batch_size in (("batch", keys), ("per_key", 1)):
+        store = work / name
+        shutil.copytree(work / "template", store)
+        with MigrationEngine.open(store) as engine:
+            before = _fs.SYNC_STATS.snapshot()
+            started = time.perf_counter()
+            engine.batch(AccountState.HYBRID, batch_size=batch_size, addresses=addresses)
+            elapsed = time.perf_counter() - started
+            syncs = _fs.SYNC_STATS.since(before).total
+        results[name] = {"keys_per_s": keys / elapsed, "syncs_per_key": syncs / keys}
+    backend = get_backend()
+    floor_dir = work / "floor"
+    floor_dir.mkdir()
+    started = time.perf_counter()
+    for index in range(keys):
+        key = backend.mldsa87_generate()
+        (floor_dir / f"{index}.key").write_bytes(key.seed_bytes())
+    floor = (time.perf_counter() - started) / keys
+    results["primitives_per_key_us"] = floor * 1e6
+    results["ratio_to_primitives"] = (1 / results["batch"]["keys_per_s"]) / floor
+    results["target_ratio"] = 1.5
+    results["target_syncs_per_key"] = 0.01
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def _once(op: Op) -> float:
+    started = time.perf_counter()
+    op()
+    return time.perf_counter() - started
+
+
+def _per_op(op: Op, count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        op()
+    return (time.perf_counter() - started) / count
+
+
 def sizes() -> dict[str, int]:
     fx = _fixture()
     signed = fx["signed"]
@@ -402,6 +489,8 @@ def run(*, quick: bool, processes: int, progress: bool = True) -> Report:
     report.ratios.extend(envelope_ratios(h, prims))
     report.figures["sizes"] = sizes()
     report.figures["validator_throughput"] = validator_throughput(h, prims, processes)
+    report.figures["keystore_unlock"] = keystore_figures(h, prims, 200 if quick else 2000)
+    report.figures["migration"] = migration_figures(h, 200 if quick else 1000)
     h.say("done")
     if progress:
         sys.stderr.write("\n")

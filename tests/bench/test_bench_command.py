@@ -42,5 +42,8 @@ def test_bench_quick_json_reports_every_ratio() -> None:
     throughput = report["figures"]["validator_throughput"]
     assert set(throughput["verifications_per_s"]) == {"1", "2"} and "speedup_2_vs_1" in throughput
     assert report["figures"]["sizes"]["envelope_full_key"] > report["figures"]["sizes"]["envelope_key_id"]
+    keystore, migration = report["figures"]["keystore_unlock"], report["figures"]["migration"]
+    assert keystore["keys"] == 200 and keystore["ratio_to_floor"] > 0
+    assert migration["batch"]["syncs_per_key"] < migration["per_key"]["syncs_per_key"]
     primitives = {t["name"] for t in report["primitives"]}
     assert any(name.startswith("PBKDF2") for name in primitives) and "fsync (128 B append)" in primitives
