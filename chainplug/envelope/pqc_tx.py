@@ -36,7 +36,7 @@ from ..errors import ChainplugError, InvalidKey, InvalidSignature, MalformedTran
 from ..types import Address, Hash32, KeyId
 from ._rlp import decode_list
 from .message import message_representative
-from .transaction import AccessList
+from .transaction import AccessList, _access_list, _int  # the same strict field rules as EIP-1559
 
 PQC_TX_FIELDS = 12
 """Number of RLP fields of a signed PQC-only transaction."""
@@ -153,32 +153,10 @@ def _malformed(message: str, reason: Reason = Reason.MALFORMED) -> MalformedTran
     return MalformedTransaction(f"PQC-only transaction: {message}", reason=reason)
 
 
-def _int(item: object, name: str, max_bytes: int = 32) -> int:
-    if not isinstance(item, bytes):
-        raise _malformed(f"{name} must be a byte string")
-    if len(item) > max_bytes:
-        raise _malformed(f"{name} is longer than {max_bytes} bytes")
-    if item[:1] == b"\x00":
-        raise _malformed(f"{name} has a leading zero", Reason.NON_CANONICAL)
-    return int.from_bytes(item, "big")
-
-
 def _fixed(item: object, name: str, sizes: tuple[int, ...]) -> bytes:
     if not isinstance(item, bytes) or len(item) not in sizes:
         raise _malformed(f"{name} must be {' or '.join(map(str, sizes))} bytes")
     return item
-
-
-def _access_list(item: object) -> AccessList:
-    if not isinstance(item, list):
-        raise _malformed("access list must be a list")
-    entries = []
-    for entry in item:
-        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], list):
-            raise _malformed("access list entry must be [address, [storage keys]]")
-        keys = tuple(_fixed(key, "access list storage key", (32,)) for key in entry[1])
-        entries.append((_fixed(entry[0], "access list address", (20,)), keys))
-    return tuple(entries)
 
 
 def decode_pqc_transaction(raw: bytes) -> PqcTransaction:
