@@ -135,10 +135,12 @@ class Secp256k1PrivateKey:
     """A secp256k1 signing key. Holds its secret in a bytearray so :meth:`destroy` can wipe it.
 
     # NOTE: libsecp256k1 (through coincurve) keeps its own copy of the secret while a handle exists;
-    # destroy() drops that handle, but cannot wipe memory inside the C library or interpreter.
+    # destroy() drops that handle, but cannot wipe memory inside the C library or interpreter. The
+    # handle is made only when the key first signs: loading a key to check it (keystore unlock, the
+    # signer's health check) derives the public key alone, which is also ~2x cheaper.
     """
 
-    __slots__ = ("_handle", "_public_key", "_secret")
+    __slots__ = ("_handle", "_live", "_public_key", "_secret")
 
     def __init__(self, secret: bytes | bytearray) -> None:
         if len(secret) != SECP256K1_SECRET_BYTES:
@@ -147,8 +149,10 @@ class Secp256k1PrivateKey:
         if not 0 < value < SECP256K1_N:
             raise InvalidKey("secp256k1 secret is out of range")
         self._secret = bytearray(secret)
-        self._handle: coincurve.PrivateKey | None = coincurve.PrivateKey(bytes(self._secret))
-        self._public_key = bytes(self._handle.public_key.format(compressed=False)[1:])
+        self._handle: coincurve.PrivateKey | None = None
+        self._live = True
+        public = coincurve.PublicKey.from_valid_secret(bytes(self._secret))
+        self._public_key = bytes(public.format(compressed=False)[1:])
 
     @classmethod
     def generate(cls) -> Secp256k1PrivateKey:
@@ -190,15 +194,18 @@ class Secp256k1PrivateKey:
         """Wipe our copy of the secret and drop the library handle. The key is unusable afterwards."""
         zeroize(self._secret)
         self._handle = None
+        self._live = False
 
     @property
     def destroyed(self) -> bool:
         """True once :meth:`destroy` has run."""
-        return self._handle is None
+        return not self._live
 
     def _require_live(self) -> coincurve.PrivateKey:
-        if self._handle is None:
+        if not self._live:
             raise InvalidKey("secp256k1 key has been destroyed")
+        if self._handle is None:
+            self._handle = coincurve.PrivateKey(bytes(self._secret))
         return self._handle
 
     def __repr__(self) -> str:  # never show the secret
