@@ -9,11 +9,6 @@ with web3.py. The fixtures (tests/chain/conftest.py) run three chains, one proce
 
 from __future__ import annotations
 
-import json
-import selectors
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +21,7 @@ from web3 import Web3
 from chainplug.envelope import CompositeAccount
 from chainplug.node.chain import PqcOnlySigner
 from chainplug.registry import KeyRegistryContract
+from tests.node.services import chainplug_service
 
 CHAIN_ID = 1337
 START_TIMEOUT = 60.0
@@ -60,41 +56,11 @@ class Chain:
 
 @contextmanager
 def chain_process(*args: str) -> Iterator[Chain]:
-    """Start ``python -m chainplug.cli.main chain serve --json --listen 127.0.0.1:0 ARGS``."""
-    errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chainplug.cli.main", "chain", "serve", "--json", "--listen", "127.0.0.1:0", *args],
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout=START_TIMEOUT):
-                raise RuntimeError(f"chain did not announce itself within {START_TIMEOUT} s")
-        line = process.stdout.readline()
-        if not line:
-            process.wait(timeout=10)
-            errors.seek(0)
-            raise RuntimeError(f"chain did not start: {errors.read()[-2000:]}")
-        info = json.loads(line)
+    """Start ``chainplug chain serve --json --listen 127.0.0.1:0 ARGS`` (tests/node/services.py)."""
+    with chainplug_service("chain", "serve", *args, timeout=START_TIMEOUT) as info:
         w3 = Web3(Web3.HTTPProvider(info["url"], request_kwargs={"timeout": 30}))
         registry = KeyRegistryContract(w3, info["registry"]) if info.get("registry") else None
         yield Chain(info, w3, registry)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        errors.seek(0)
-        tail = errors.read()[-3000:]
-        errors.close()
-        if tail.strip():
-            sys.stderr.write(f"--- stderr of chainplug chain serve {' '.join(args)} ---\n{tail}\n")
 
 
 _counter = iter(range(1, 1 << 30))

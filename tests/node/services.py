@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,10 @@ def chainplug_service(*args: str, timeout: float = 60) -> Iterator[dict[str, Any
     )
     try:
         assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=timeout):
+                raise RuntimeError(f"chainplug {' '.join(args[:2])} did not announce itself within {timeout} s")
         line = process.stdout.readline()
         if not line:
             process.wait(timeout=10)
