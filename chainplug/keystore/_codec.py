@@ -77,12 +77,12 @@ def read_limited(path: str | Path, *, what: str) -> bytes:
     """Read a whole file, refusing more than :data:`MAX_FILE_BYTES`."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = [os.read(fd, MAX_FILE_BYTES + 1)]
-        while chunks[-1] and sum(map(len, chunks)) <= MAX_FILE_BYTES:
-            chunks.append(os.read(fd, MAX_FILE_BYTES + 1))
+        raw = os.read(fd, MAX_FILE_BYTES + 1)
+        # until end of file (an empty read) or past the limit; a key file takes one more read
+        while len(raw) <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - len(raw))):
+            raw += more
     finally:
         os.close(fd)
-    raw = b"".join(chunks)
     if len(raw) > MAX_FILE_BYTES:
         raise MalformedKeyFile(f"{what} {path} is larger than {MAX_FILE_BYTES} bytes", reason=Reason.OVERSIZED)
     return raw

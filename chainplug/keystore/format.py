@@ -14,6 +14,8 @@ field-by-field validator, which names the field at fault. Decoding checks struct
 
 from __future__ import annotations
 
+import binascii
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -281,6 +283,16 @@ class SealedKeyFile:
         _check(len(self.ciphertext) == SECRET_BYTES + KEYSTORE_TAG_BYTES, "key file ciphertext must be 48 bytes")
         object.__setattr__(self, "associated_data", self.header.canonical())
 
+    @classmethod
+    def _with_associated_data(cls, header: KeyFileHeader, ciphertext: bytes, associated_data: bytes) -> SealedKeyFile:
+        """Build without rendering the header: ``associated_data`` must be ``header.canonical()``
+        (the caller has proved it: :func:`_decode_canonical_key_file`)."""
+        sealed = object.__new__(cls)
+        object.__setattr__(sealed, "header", header)
+        object.__setattr__(sealed, "ciphertext", ciphertext)
+        object.__setattr__(sealed, "associated_data", associated_data)
+        return sealed
+
     @property
     def seal(self) -> SealParams:
         return self.header.seal
@@ -292,6 +304,10 @@ class SealedKeyFile:
     @classmethod
     def decode(cls, raw: bytes) -> SealedKeyFile:
         """Strictly parse canonical key-file bytes (structure only: nothing is decrypted)."""
+        sealed = _decode_canonical_key_file(raw)
+        if sealed is not None:
+            return sealed
+        # Not the canonical layout (or out of range): the general path explains why, naming the field.
         # Duplicate keys need no hook: they cannot survive the canonical comparison.
         top = c.parse_json(raw, what="key file", unique_keys=False)
         header = _versioned(top, KEYSTORE_FORMAT, KEYSTORE_VERSION, what="key file")
@@ -306,6 +322,94 @@ class SealedKeyFile:
                 KeyFileHeader._direct(header)
             raise _non_canonical("key file")
         return sealed
+
+
+def _hex(n: int) -> bytes:
+    """A group of exactly ``n`` hex digits. The regex only locates it (any byte matches ``.``):
+    ``binascii.unhexlify`` then refuses a non-hex digit, and the whole-file lower-case test an
+    upper-case one, which is cheaper than a character class over 3 KB."""
+    return b"(.{%d})" % (2 * n)
+
+
+def _lit(text: str) -> bytes:
+    return re.escape(text.encode("ascii"))
+
+
+_INTEGER = rb"(0|[1-9][0-9]{0,9})"
+_CANONICAL_KEY_FILE = re.compile(
+    _lit('{"ciphertext":"')
+    + _hex(SECRET_BYTES + KEYSTORE_TAG_BYTES)
+    + b'","header":('
+    + _lit('{"address":"0x')
+    + _hex(20)
+    + _lit('","algorithm":"')
+    + b"("
+    + _lit(KeyAlgorithm.SECP256K1.value)
+    + b"|"
+    + _lit(KeyAlgorithm.MLDSA87.value)
+    + b")"
+    + _lit(f'","cipher":{{"name":"{CIPHER_NAME}","nonce":"')
+    + _hex(KEYSTORE_NONCE_BYTES)
+    + _lit(f'"}},"format":"{KEYSTORE_FORMAT}","generation":')
+    + _INTEGER
+    + _lit(',"kdf":{"iterations":')
+    + _INTEGER
+    + _lit(f',"name":"{PBKDF2_NAME}","salt":"')
+    + _hex(KEYSTORE_SALT_BYTES)
+    + _lit('"},"kem":{"ciphertext":"')
+    + _hex(MLKEM1024_CIPHERTEXT_BYTES)
+    + _lit('","key_id":"')
+    + _hex(KEM_KEY_ID_BYTES)
+    + _lit(f'","name":"{KEM_NAME}"}},"public_keys":{{"')
+    + b"(?:"
+    + _lit(f'{KeyAlgorithm.SECP256K1.value}":"')
+    + _hex(64)
+    + b"|"
+    + _lit(f'{KeyAlgorithm.MLDSA87.value}":"')
+    + _hex(MLDSA87_PUBLIC_KEY_BYTES)
+    + b"(?:"
+    + _lit(f'","{KeyAlgorithm.SECP256K1.value}":"')
+    + _hex(64)
+    + b")?)"
+    + _lit(f'"}},"version":{KEYSTORE_VERSION}}}')
+    + b")"
+    + _lit("}\n"),
+    re.DOTALL,
+)
+"""Exactly the bytes :meth:`SealedKeyFile.encode` produces, with each hex field located by length."""
+
+
+def _decode_canonical_key_file(raw: bytes) -> SealedKeyFile | None:
+    """The fast path of :meth:`SealedKeyFile.decode`: ``raw`` parsed as the one canonical layout, or
+    ``None`` if it is not exactly that (the general path then decides and explains).
+
+    A match is canonical by construction: every byte outside the groups is the fixed text
+    :meth:`KeyFileHeader.canonical` writes, each group has its exact length, hex groups must decode
+    (``unhexlify``) and be lower case (``raw.lower() == raw``: the fixed text has no capitals), and
+    integers have no sign, leading zero or fraction. So the header's bytes in the file *are* its
+    canonical encoding, and they are used as the associated data without rendering them again.
+    ``tests/keystore/test_format.py`` checks this path against the general one."""
+    if len(raw) > c.MAX_FILE_BYTES:
+        return None
+    m = _CANONICAL_KEY_FILE.fullmatch(raw)
+    if m is None or raw.lower() != raw:
+        return None
+    ct, ad, address, algorithm, nonce, generation, iterations, salt, kem_ct, key_id, k1, pqc, classical = m.groups()
+    unhex = binascii.unhexlify
+    try:
+        seal = SealParams(KdfParams(int(iterations), unhex(salt)), unhex(key_id), unhex(kem_ct), unhex(nonce))
+        header = KeyFileHeader(
+            Address(unhex(address)),
+            _ALGORITHMS[algorithm.decode("ascii")],
+            int(generation),
+            unhex(k1 if pqc is None else pqc),
+            None if classical is None else unhex(classical),
+            seal,
+        )
+        ciphertext = unhex(ct)
+    except (binascii.Error, MalformedKeyFile):
+        return None
+    return SealedKeyFile._with_associated_data(header, ciphertext, ad)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from chainplug.errors import MalformedKeyFile, Reason
 from chainplug.keystore import KdfParams, KeyAlgorithm, KeyFileHeader, SealedKeyFile, SealParams, VaultManifest, _codec
+from chainplug.keystore.format import _decode_canonical_key_file
 
 from .conftest import classical_key, pqc_key
 
@@ -170,3 +171,58 @@ def test_a_secp256k1_file_cannot_record_a_second_public_key() -> None:
             account.public_key_bytes,
             _seal_params(),
         )
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "with_classical"),
+    [(KeyAlgorithm.SECP256K1, False), (KeyAlgorithm.MLDSA87, True), (KeyAlgorithm.MLDSA87, False)],
+)
+def test_fast_decoding_takes_the_canonical_header_bytes_as_associated_data(
+    algorithm: KeyAlgorithm, with_classical: bool
+) -> None:
+    sealed = _sealed(algorithm, with_classical=with_classical)
+    fast = _decode_canonical_key_file(sealed.encode())
+    assert fast is not None and fast == sealed
+    assert fast.associated_data == sealed.header.canonical() == _codec.canonical(sealed.header.to_json())
+    assert fast.encode() == sealed.encode()
+
+
+@given(data=st.data(), algorithm=st.sampled_from(list(KeyAlgorithm)))
+def test_fast_decoding_accepts_only_canonical_bytes(data: st.DataObject, algorithm: KeyAlgorithm) -> None:
+    """Any edit (byte flip, upper-case hex, insertion, deletion) that the fast path accepts must
+    still be the exact canonical encoding of what it returns; everything else goes to the general
+    path, which decides as before."""
+    raw = bytearray(_sealed(algorithm).encode())
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        edit = data.draw(st.sampled_from(["flip", "upper", "insert", "delete"]))
+        if edit == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif edit == "upper":
+            raw[at : at + 1] = raw[at : at + 1].upper()
+        elif edit == "insert":
+            raw[at:at] = data.draw(st.sampled_from([b" ", b"0", b"a", b"\n", b"\x80"]))
+        else:
+            del raw[at]
+    fast = _decode_canonical_key_file(bytes(raw))
+    if fast is not None:
+        assert fast.encode() == bytes(raw)
+        assert fast.associated_data == fast.header.canonical()
+        assert SealedKeyFile.decode(bytes(raw)) == fast
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["header"].update(generation=2**32),
+        lambda d: d["header"]["kdf"].update(iterations=2**32),
+        lambda d: d["header"]["kdf"].update(iterations=0),
+        lambda d: d["header"].update(address="0x" + "ab" * 20),
+        lambda d: d["header"]["cipher"].update(nonce="AB" * 12),
+    ],
+)
+def test_fast_decoding_leaves_out_of_range_files_to_the_general_path(edit: object) -> None:
+    raw = _mutated(_sealed().encode(), edit)
+    assert _decode_canonical_key_file(raw) is None
+    with pytest.raises(MalformedKeyFile):
+        SealedKeyFile.decode(raw)
