@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import rlp
 from dilithium_py.ml_dsa import ML_DSA_87
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests._txcraft
 
 from chainplug import errors
 from chainplug.constants import MAX_ENVELOPE_BYTES, SECP256K1_N, SUITE_LABEL
@@ -31,6 +32,7 @@ from chainplug.envelope import CompositeAccount, Envelope, decode_transaction, m
 from chainplug.envelope.message import classical_signature_hash
 from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry, LegacyVerifier, StrictVerifier, UpgradedVerifier
+from tests._txcraft import Encoded, ecdsa_sign_with_nonce, rewrite
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "envelope"
 POSITIVE_FILE = "envelope-v1.json"
@@ -173,80 +175,6 @@ def _envelope(raw: bytes, key: bytes, signature: bytes, **header: int) -> bytes:
 
 
 # Textbook ECDSA with a chosen nonce: a second valid signature over the same digest.
-_P = 2**256 - 2**32 - 977
-_G = (
-    0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-    0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8,
-)
-
-
-def _point_add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
-    if a is None or b is None:
-        return a or b
-    if a[0] == b[0] and (a[1] + b[1]) % _P == 0:
-        return None
-    numerator, denominator = (3 * a[0] * a[0], 2 * a[1]) if a == b else (b[1] - a[1], b[0] - a[0])
-    slope = numerator * pow(denominator, -1, _P) % _P
-    x = (slope * slope - a[0] - b[0]) % _P
-    return x, (slope * (a[0] - x) - a[1]) % _P
-
-
-def _second_signature(secret: bytes, digest: bytes, k: int) -> tuple[int, int, int]:
-    n = SECP256K1_N
-    point, addend, scalar = None, _G, k
-    while scalar:
-        if scalar & 1:
-            point = _point_add(point, addend)
-        addend = _point_add(addend, addend)  # type: ignore[assignment]
-        scalar >>= 1
-    assert point is not None
-    r = point[0] % n
-    s = pow(k, -1, n) * (int.from_bytes(digest, "big") + r * int.from_bytes(secret, "big")) % n
-    y_parity = point[1] & 1
-    if s > n // 2:
-        s, y_parity = n - s, y_parity ^ 1
-    return r, s, y_parity
-
-
-FIELDS = {
-    "eip1559": [
-        "chain_id",
-        "nonce",
-        "max_priority_fee",
-        "max_fee",
-        "gas",
-        "to",
-        "value",
-        "data",
-        "access_list",
-        "y_parity",
-        "r",
-        "s",
-    ],
-    "legacy": ["nonce", "gas_price", "gas", "to", "value", "data", "v", "r", "s"],
-}
-
-
-def _rewrite(raw: bytes, **fields: int | bytes) -> bytes:
-    """Re-encode ``raw`` with fields replaced: ints canonically, bytes as a *raw RLP encoding*."""
-    typed = raw[0] == 2
-    items = rlp.decode(raw[1:] if typed else raw)
-    names = FIELDS["eip1559" if typed else "legacy"]
-    pieces = [rlp.encode(item) for item in items]
-    for name, value in fields.items():
-        if isinstance(value, int):
-            pieces[names.index(name)] = rlp.encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-        else:
-            pieces[names.index(name)] = value
-    payload = b"".join(pieces)
-    if len(payload) <= 55:
-        body = bytes([0xC0 + len(payload)]) + payload
-    else:
-        size = len(payload).to_bytes((len(payload).bit_length() + 7) // 8, "big")
-        body = bytes([0xF7 + len(size)]) + size + payload
-    return b"\x02" + body if typed else body
-
-
 # --- running a vector through chainplug (the build's self-check) ------------------------------------
 
 
@@ -575,7 +503,7 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
         "unsupported-transaction-type",
     )
     # classical transaction
-    high = _rewrite(raw, y_parity=tx.signature.y_parity ^ 1, s=SECP256K1_N - tx.signature.s)
+    high = rewrite(raw, y_parity=tx.signature.y_parity ^ 1, s=SECP256K1_N - tx.signature.s)
     add(
         "high-s",
         "classical s replaced by n - s (y_parity flipped): malleated copy",
@@ -584,25 +512,25 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
         "high-s",
     )
     add("high-s-bare", "the same malleated transaction without envelope", high, "MalformedTransaction", "high-s")
-    add("r-zero", "classical r = 0", _envelope(_rewrite(raw, r=0), key_id, sig), "MalformedTransaction", "malformed")
+    add("r-zero", "classical r = 0", _envelope(rewrite(raw, r=0), key_id, sig), "MalformedTransaction", "malformed")
     add(
         "s-n",
         "classical s = n",
-        _envelope(_rewrite(raw, s=SECP256K1_N), key_id, sig),
+        _envelope(rewrite(raw, s=SECP256K1_N), key_id, sig),
         "MalformedTransaction",
         "malformed",
     )
     add(
         "nonce-leading-zero",
         "nonce 0 encoded as 0x00 instead of 0x80",
-        _envelope(_rewrite(raw, nonce=b"\x00"), key_id, sig),
+        _envelope(rewrite(raw, nonce=Encoded(b"\x00")), key_id, sig),
         "MalformedTransaction",
         "non-canonical",
     )
     add(
         "data-long-form",
         "empty data as 0xb8 0x00 (long form for a short string)",
-        _envelope(_rewrite(raw, data=b"\xb8\x00"), key_id, sig),
+        _envelope(rewrite(raw, data=Encoded(b"\xb8\x00")), key_id, sig),
         "MalformedTransaction",
         "non-canonical",
     )
@@ -610,7 +538,7 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
     add(
         "pre-eip155",
         "legacy transaction with v = 27 (no chain id)",
-        _rewrite(legacy_raw, v=27),
+        rewrite(legacy_raw, v=27),
         "UnsupportedEnvelope",
         "unsupported-transaction-type",
     )
@@ -691,8 +619,8 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
         "InvalidSignature",
         "invalid-signature",
     )
-    r, s, y_parity = _second_signature(KEYS["alice"][0], tx.signing_hash, k=0xC0FFEE)
-    resigned = _rewrite(raw, y_parity=y_parity, r=r, s=s)
+    r, s, y_parity = ecdsa_sign_with_nonce(KEYS["alice"][0], tx.signing_hash, k=0xC0FFEE)
+    resigned = rewrite(raw, y_parity=y_parity, r=r, s=s)
     add(
         "another-classical-signature",
         "same content and sender, second ECDSA signature (other nonce)",
