@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from chainplug.migration.gate import ALL, QUORUM, FleetGate
-from tests.formal.test_tla import FORMAL, _run_tlc
+from tests.formal.test_tla import FORMAL, checked_without_error, violation_trace
 
 
 def _cfg_constant(module: str, name: str) -> str:
@@ -32,22 +32,11 @@ def test_model_gate_matches_gate_py() -> None:
 
 
 def test_fleet_model_has_no_error(tmp_path: Path) -> None:
-    result = _run_tlc("Fleet", tmp_path)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
-    assert "Model checking completed. No error has been found." in out, out
-    match = re.search(r"(\d+) states generated, (\d+) distinct states found, 0 states left on queue", out)
-    assert match is not None, out
-    print(f"Fleet: {match.group(1)} states generated, {match.group(2)} distinct")
-    assert int(match.group(2)) > 5000, "the model's state space collapsed; a guard is probably wrong"
+    checked_without_error("Fleet", tmp_path, min_distinct=5000)
 
 
 def test_no_gate_strands_a_legacy_validator(tmp_path: Path) -> None:
-    result = _run_tlc("FleetNoGate", tmp_path)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "Invariant NoStranding is violated." in out, out
-    trace = out[out.index("The behavior up to this point is:") :]
+    trace = violation_trace("FleetNoGate", "NoStranding", tmp_path)
     assert "<Finalize" in trace, trace
     # the last state: a FINALIZING account's PQC-only tx broadcast, accepted by the two upgraded
     # validators (a 2/3 finality quorum) and unreadable for the third, legacy one

@@ -62,24 +62,35 @@ def _run_tlc(module: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_migration_model_has_no_error(tmp_path: Path) -> None:
-    result = _run_tlc("Migration", tmp_path)
+def checked_without_error(module: str, tmp_path: Path, *, min_distinct: int) -> str:
+    """Run TLC on ``module``; require no error and at least ``min_distinct`` states; return TLC's output."""
+    result = _run_tlc(module, tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "Model checking completed. No error has been found." in out, out
     match = re.search(r"(\d+) states generated, (\d+) distinct states found, 0 states left on queue", out)
     assert match is not None, out
-    print(f"Migration: {match.group(1)} states generated, {match.group(2)} distinct")
-    assert int(match.group(2)) > 100, "the model's state space collapsed; a guard is probably wrong"
+    print(f"{module}: {match.group(1)} states generated, {match.group(2)} distinct")
+    assert int(match.group(2)) > min_distinct, "the model's state space collapsed; a guard is probably wrong"
+    return out
+
+
+def violation_trace(module: str, invariant: str, tmp_path: Path) -> str:
+    """Run TLC on ``module``; require ``invariant`` to be violated; return the counterexample trace."""
+    result = _run_tlc(module, tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert f"Invariant {invariant} is violated." in out, out
+    return out[out.index("The behavior up to this point is:") :]
+
+
+def test_migration_model_has_no_error(tmp_path: Path) -> None:
+    checked_without_error("Migration", tmp_path, min_distinct=100)
 
 
 def test_standard_wal_order_violates_erasure(tmp_path: Path) -> None:
-    result = _run_tlc("MigrationStandardWAL", tmp_path)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "Invariant CrashLeavesNoErasedKey is violated." in out, out
+    trace = violation_trace("MigrationStandardWAL", "CrashLeavesNoErasedKey", tmp_path)
     # the counterexample commits CLASSICAL_ERASED, then crashes with the key file still on disk
-    trace = out[out.index("The behavior up to this point is:") :]
     assert '"CLASSICAL_ERASED">>' in trace, trace
     last = trace[trace.rindex("State ") :]
     assert "<Crash" in last and "/\\ cls = TRUE" in last and "/\\ up = FALSE" in last, last
