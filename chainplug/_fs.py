@@ -18,6 +18,10 @@ call made here, so benchmarks can report syncs per key.
 Crash points: before each step the installed crash hook (:func:`set_crash_hook`) is asked about the
 label ``"<site>.<step>"``; callers name the site, ``chainplug.migration.crashpoints`` lists every
 label. With no hook installed a step costs one ``None`` check. See docs/migration.md §7.
+
+Traces: a trace hook (:func:`set_trace_hook`) is told each step's label and its *subject*, the file
+name or the records a step concerns, so a trace can be split per key and checked against the TLA+
+model (docs/formal/README.md, "Trace validation").
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ _ZEROS: Final = bytes(64 * 1024)
 
 CrashHook = Callable[[str], bool]
 """Asked before each step with its label; returning True means "the process dies here"."""
+TraceHook = Callable[[str, str], None]
+"""Told before each step (and before the crash hook) its label and subject ("" when none)."""
 
 
 @dataclass(slots=True)
@@ -81,6 +87,7 @@ def _sigkill() -> None:
 
 
 _crash_hook: CrashHook | None = None
+_trace_hook: TraceHook | None = None
 _crash_action: Callable[[], None] = _sigkill
 _temp_counter = itertools.count()
 
@@ -93,19 +100,42 @@ def set_crash_hook(hook: CrashHook | None, action: Callable[[], None] | None = N
     _crash_action = action if action is not None else _sigkill
 
 
-def crashpoint(label: str) -> None:
+def set_trace_hook(hook: TraceHook | None) -> None:
+    """Install (or with ``None`` remove) the trace hook."""
+    global _trace_hook
+    _trace_hook = hook
+
+
+def tracing() -> bool:
+    """True while a trace hook is installed (callers skip building subjects otherwise)."""
+    return _trace_hook is not None
+
+
+def trace_event(name: str, subject: str = "") -> None:
+    """Record a non-durable event (``@name``) in the trace, if one is being taken."""
+    if _trace_hook is not None:
+        _trace_hook(f"@{name}", subject)
+
+
+def crashpoint(label: str, subject: str = "") -> None:
     """A labelled crash point outside the file primitives (e.g. between erasure and the log)."""
+    if _trace_hook is not None:
+        _trace_hook(label, subject)
     if _crash_hook is not None and _crash_hook(label):
         _crash_action()
 
 
-def _cp(site: str, step: str) -> None:
+def _cp(site: str, step: str, subject: str = "") -> None:
+    if _trace_hook is not None:
+        _trace_hook(f"{site}.{step}", subject)
     if _crash_hook is not None and _crash_hook(f"{site}.{step}"):
         _crash_action()
 
 
-def _torn(site: str, fd: int, data: Buffer) -> None:
+def _torn(site: str, fd: int, data: Buffer, subject: str = "") -> None:
     """Crash point ``<site>.torn``: write the first half of ``data``, then die (a torn write)."""
+    if _trace_hook is not None:
+        _trace_hook(f"{site}.torn", subject)
     if _crash_hook is not None and _crash_hook(f"{site}.torn"):
         view = memoryview(data).cast("B")
         _write_all(fd, view[: len(view) // 2])
@@ -207,10 +237,10 @@ def atomic_write_many(items: Sequence[tuple[Path, Buffer]], *, label: str, mode:
     try:
         for path, data in items:
             temp = _temp_path(path)
-            _cp(label, "tmp_write")
+            _cp(label, "tmp_write", path.name)
             fds.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
             temps.append(temp)
-            _torn(label, fds[-1], data)
+            _torn(label, fds[-1], data, path.name)
             _write_all(fds[-1], data)
         _cp(label, "tmp_sync")
         _sync_files(fds)
@@ -221,7 +251,7 @@ def atomic_write_many(items: Sequence[tuple[Path, Buffer]], *, label: str, mode:
         for fd in fds:
             os.close(fd)
     for (path, _), temp in zip(items, temps, strict=True):
-        _cp(label, "rename")
+        _cp(label, "rename", path.name)
         os.replace(temp, path)
     _cp(label, "dir_sync")
     fsync_dir(directory)
@@ -241,12 +271,13 @@ def _discard(temps: Sequence[Path]) -> None:
             pass
 
 
-def append_durable(fd: int, data: Buffer, *, label: str) -> None:
-    """Append ``data`` to the file open (``O_APPEND``) on ``fd`` and fsync it: one commit."""
-    _cp(label, "write")
-    _torn(label, fd, data)
+def append_durable(fd: int, data: Buffer, *, label: str, subject: str = "") -> None:
+    """Append ``data`` to the file open (``O_APPEND``) on ``fd`` and fsync it: one commit.
+    ``subject`` names what the data says, for traces (never its content)."""
+    _cp(label, "write", subject)
+    _torn(label, fd, data, subject)
     _write_all(fd, data)
-    _cp(label, "fsync")
+    _cp(label, "fsync", subject)
     _fsync_file(fd)
 
 
@@ -282,7 +313,7 @@ def wipe_files(paths: Sequence[Path], *, label: str) -> int:
             except FileNotFoundError:
                 continue
             opened.append((path, fd))
-            _cp(label, "overwrite")
+            _cp(label, "overwrite", path.name)
             _overwrite(fd)
         if not opened:
             return 0
@@ -292,7 +323,7 @@ def wipe_files(paths: Sequence[Path], *, label: str) -> int:
         for _, fd in opened:
             os.close(fd)
     for path, _ in opened:
-        _cp(label, "unlink")
+        _cp(label, "unlink", path.name)
         path.unlink(missing_ok=True)
     _cp(label, "dir_sync")
     for directory in sorted({path.parent for path, _ in opened}):

@@ -13,7 +13,11 @@ Environment, read once when this module is imported:
 ``CHAINPLUG_CRASH_AT=label[:nth]``
     SIGKILL this process just *before* the nth (default first) execution of ``label``.
 ``CHAINPLUG_CRASH_TRACE=path``
-    append every label hit to ``path``, one per line (a dry run enumerates the crash points).
+    append every label hit to ``path``, one per line, as ``label`` or ``label subject`` (a dry run
+    enumerates the crash points). The subject is the file name or ``EVENT:address,...`` of the
+    records a step concerns; ``@recovered`` marks a store recovered and open, and ``@killed``
+    follows the label the plan killed the process *before*. tests/formal/tracecheck.py splits a
+    trace per key and checks it is a behaviour of docs/formal/Migration.tla.
 
 With neither set nothing is installed, and each step costs one ``None`` check in ``_fs``.
 """
@@ -72,18 +76,26 @@ class CrashPlan:
         self.label = label
         self.nth = nth
         self.hits = 0
+        self.traces = bool(trace_path)
         self._trace_fd = (
             os.open(trace_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600) if trace_path else None
         )
 
     def __call__(self, label: str) -> bool:
-        if self._trace_fd is not None:
-            # unbuffered, not fsynced: the trace must survive SIGKILL, not power loss
-            os.write(self._trace_fd, label.encode() + b"\n")
         if label != self.label:
             return False
         self.hits += 1
-        return self.hits == self.nth
+        if self.hits != self.nth:
+            return False
+        if self._trace_fd is not None:
+            os.write(self._trace_fd, b"@killed\n")
+        return True
+
+    def trace(self, label: str, subject: str) -> None:
+        """Append ``label [subject]`` to the trace file (installed as the trace hook)."""
+        if self._trace_fd is not None:
+            # unbuffered, not fsynced: the trace must survive SIGKILL, not power loss
+            os.write(self._trace_fd, f"{label} {subject}\n".encode() if subject else f"{label}\n".encode())
 
 
 def parse_crash_at(spec: str) -> tuple[str, int]:
@@ -95,6 +107,7 @@ def parse_crash_at(spec: str) -> tuple[str, int]:
 def install(plan: CrashPlan | None, *, action: Callable[[], None] | None = None) -> None:
     """Route every crash point to ``plan`` (``None`` uninstalls). ``action`` replaces SIGKILL."""
     _fs.set_crash_hook(plan, action)
+    _fs.set_trace_hook(plan.trace if plan is not None and plan.traces else None)
 
 
 def install_from_env(environ: Mapping[str, str]) -> CrashPlan | None:

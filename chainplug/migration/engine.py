@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 
+from .. import _fs
 from ..crypto import MLDSA87SigningKey, PQCBackend, Secp256k1PrivateKey
 from ..errors import IllegalTransition
 from ..types import AccountState, Address
@@ -73,6 +74,7 @@ class MigrationEngine:
             except BaseException:
                 session.close()
                 raise
+            _fs.trace_event("recovered")  # the store is consistent and open (trace validation)
         return engine
 
     def close(self) -> None:

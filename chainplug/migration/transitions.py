@@ -93,7 +93,7 @@ def erase_classical(session: Session, accounts: Sequence[Account]) -> int:
     _fs.atomic_write_many(backups, label="public.backup", mode=0o644)
     addresses = [a.address for a in accounts]
     wiped = session.keystore.erase_classical(addresses)
-    crashpoint("erase.zero_memory")
+    crashpoint("erase.zero_memory", ",".join(a.hex() for a in addresses))
     session.destroy_classical_handles(addresses)
     session.commit(Draft(Event.CLASSICAL_ERASED, address, b"") for address in addresses)
     return wiped

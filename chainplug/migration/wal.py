@@ -119,6 +119,11 @@ def create_log(path: Path) -> None:
     _fs.atomic_write(path, header_bytes(), label="wal.create")
 
 
+def _subject(records: Sequence[Record]) -> str:
+    """``EVENT:address,...``: what a commit says, for crash traces (never a record's body)."""
+    return ",".join(f"{record.event.name}:{record.address.hex()}" for record in records)
+
+
 class WalWriter:
     """Appends committed records to an open log. One writer per store (the store lock)."""
 
@@ -138,7 +143,7 @@ class WalWriter:
             return
         data = b"".join(encode_frame(record) for record in records)
         try:
-            _fs.append_durable(self._fd, data, label="wal.append")
+            _fs.append_durable(self._fd, data, label="wal.append", subject=_subject(records) if _fs.tracing() else "")
         except OSError:
             self._broken = True
             raise

@@ -153,7 +153,8 @@ Done == Idle /\ Phase = PQC_ONLY /\ UNCHANGED vars
 \* SIGKILL between any two durable steps: memory lost, in-flight step abandoned.
 \* (A kill inside a site, before its rename, leaves only a temp file, which is
 \* never authoritative and is wiped by recovery: same as a kill before the site.)
-Crash == up /\ crashes < MaxCrashes
+\* Also while recovering (~up): recovery starts over from the durable state.
+Crash == crashes < MaxCrashes
     /\ up' = FALSE /\ mem' = FALSE /\ pc' = "idle" /\ ei' = 1
     /\ crashes' = crashes + 1 /\ step' = "crash"
     /\ UNCHANGED <<log, cls, restored, pqc, backup, restores, loadedRetired>>
@@ -182,12 +183,16 @@ Recover == ~up
        ELSE IF Phase = CLASSICAL /\ Gen \in pqc THEN \* rule 5b: BEGIN_HYBRID completed
            Commit("BEGIN_HYBRID") /\ step' = "wal.append"
            /\ UNCHANGED <<cls, restored, pqc, backup, up, loadedRetired>>
-       ELSE IF Phase = FINALIZING /\ ~backup THEN \* rule 6: erase_classical, idempotent
+       ELSE IF Phase = FINALIZING /\ ~backup THEN \* rule 6: erase_classical, idempotent,
+                                                \* in its own order (EraseOrder)
            backup' = TRUE /\ step' = "public.backup"
            /\ UNCHANGED <<log, cls, restored, pqc, up, loadedRetired>>
        ELSE IF Phase = FINALIZING /\ cls THEN
            cls' = FALSE /\ restored' = FALSE /\ step' = "keys.classical.wipe"
            /\ UNCHANGED <<log, pqc, backup, up, loadedRetired>>
+       ELSE IF Phase = FINALIZING /\ step # "erase" THEN \* erase_classical zeroes handles:
+           step' = "erase"                    \* none is live after a crash (mem = FALSE)
+           /\ UNCHANGED <<log, cls, restored, pqc, backup, up, loadedRetired>>
        ELSE IF Phase = FINALIZING THEN
            Commit("CLASSICAL_ERASED") /\ step' = "wal.append"
            /\ UNCHANGED <<cls, restored, pqc, backup, up, loadedRetired>>

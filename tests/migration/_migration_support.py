@@ -150,6 +150,18 @@ def scan_for_secrets(blobs: Iterable[tuple[str, bytes | str]], secrets: Iterable
     return found
 
 
+def trace_labels(trace: Path) -> list[str]:
+    """The crash-point labels of a CHAINPLUG_CRASH_TRACE file, in order (subjects and @events dropped)."""
+    lines = trace.read_text().splitlines() if trace.exists() else []
+    return [line.partition(" ")[0] for line in lines if line and not line.startswith("@")]
+
+
+def mark_crashed(trace: Path) -> None:
+    """Record in a trace that the traced process was SIGKILLed (tests/formal/tracecheck.py)."""
+    with trace.open("a") as out:
+        out.write("@crash\n")
+
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DRIVER_COMMAND = (sys.executable, "-m", "tests.migration.crash_driver")
 """Run from REPO_ROOT (so ``tests`` imports)."""

@@ -64,7 +64,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def run(argv: Sequence[str]) -> str:
-    """Run one operation to completion; returns "done" or, for chaos, "exhausted" when nothing is left."""
+    """Run one operation to completion; returns "done", for chaos "exhausted" when nothing is left, for
+    recover the recovery report (JSON)."""
     args = parse(argv)
     with MigrationEngine.open(args.store, create=args.op in ("create", "chaos"), readiness=ALL_READY) as engine:
         if args.op == "create":
@@ -82,6 +83,9 @@ def run(argv: Sequence[str]) -> str:
             engine.batch(args.to, batch_size=args.batch_size)
         elif args.op == "chaos":
             return _chaos(engine, args)
+        elif args.op == "recover":  # opening recovered the store; the report goes back as JSON
+            assert engine.last_recovery is not None
+            return json.dumps(engine.last_recovery.to_json())
     return "done"
 
 

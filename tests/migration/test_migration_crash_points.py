@@ -15,6 +15,7 @@ driver's fork server, same crash settings) that is SIGKILLed just before that st
 
 from __future__ import annotations
 
+import json
 import queue
 import subprocess
 from collections import Counter
@@ -26,8 +27,9 @@ from pathlib import Path
 import pytest
 
 from chainplug.migration import CRASH_POINTS, MigrationEngine, PlainFileKeyStore, Position
+from chainplug.migration.recovery import RecoveryJSON
 from chainplug.types import AccountState, Address
-from tests.migration import crash_driver
+from tests.formal.tracecheck import KeyFacts, ModelGraph, check_trace, store_facts
 from tests.migration._migration_support import (
     DRIVER_COMMAND,
     REPO_ROOT,
@@ -37,10 +39,12 @@ from tests.migration._migration_support import (
     driver_env,
     known_key,
     known_secrets,
+    mark_crashed,
     open_engine,
     positions,
     simulate_crash,
     snapshot,
+    trace_labels,
     upper_bound,
 )
 
@@ -110,6 +114,7 @@ SCENARIOS = [
     Scenario("recovery", None, ("recover",), messy=True),
 ]
 KILLS: Counter[str] = Counter()
+TRACED: Counter[str] = Counter()
 
 
 def run_driver(store: Path, argv: tuple[str, ...], **env: str) -> subprocess.CompletedProcess[str]:
@@ -124,17 +129,27 @@ def run_driver(store: Path, argv: tuple[str, ...], **env: str) -> subprocess.Com
 
 
 def recover(store: Path, restored_allowed: frozenset[Address] = frozenset()) -> list[str]:
-    """Open (= recover) and close; returns what a crash alone must never make recovery report."""
-    if (store / "migration.wal").exists():
-        with open_engine(store) as engine:
-            report = engine.last_recovery
-        assert report is not None
-        unexpected = set(report.restored_classical_keys_erased) - restored_allowed
-        return report.problems + [f"recovery found a 'restored' classical key of 0x{a.hex()}" for a in unexpected]
-    else:  # killed before the log existed: nothing happened but directories and a log temp file
+    """Open (= recover) and close in this process; returns what a crash alone must never make recovery report."""
+    with open_engine(store) as engine:
+        report = engine.last_recovery
+    assert report is not None
+    return _unexpected(report.to_json(), restored_allowed)
+
+
+def recover_traced(server: ForkServer, store: Path, trace: Path, restored_allowed: frozenset[Address]) -> list[str]:
+    """:func:`recover` in a forked child that appends to ``trace``."""
+    if not (store / "migration.wal").exists():  # killed before the log existed: nothing to recover
         files = [p.name for p in store.rglob("*") if p.is_file() and p.name != "LOCK"]
         assert all(name.startswith(".migration.wal.") for name in files), files
         return []
+    code, result = server.run([str(store), "recover"], {"CHAINPLUG_CRASH_TRACE": str(trace)})
+    assert code == 0 and result is not None, f"recovery failed ({code}): see {server.stderr_path}"
+    return _unexpected(json.loads(result), restored_allowed)
+
+
+def _unexpected(report: RecoveryJSON, restored_allowed: frozenset[Address]) -> list[str]:
+    unexpected = {bytes.fromhex(a[2:]) for a in report["restored_classical_keys_erased"]} - restored_allowed
+    return report["problems"] + [f"recovery found a 'restored' classical key of 0x{a.hex()}" for a in unexpected]
 
 
 def at_least(final: dict[Address, Position], store: Path) -> list[str]:
@@ -149,24 +164,29 @@ def kill_and_check(
     label: str,
     nth: int,
     work: Path,
-    before: dict[Address, Position],
-    final: dict[Address, Position],
+    run: DryRun,
+    model: ModelGraph | str,
 ) -> list[str]:
+    """Kill at ``label:nth``, recover, check, re-run; every step traced, and the trace checked against
+    the TLA+ model (tests/formal/tracecheck.py) when TLC is available."""
     work.mkdir()
     store = work / "a"
+    trace = work / "trace"
     if template is not None:
         copy_store(template, store)
-    code, _ = server.run([str(store), *scenario.argv], {"CHAINPLUG_CRASH_AT": f"{label}:{nth}"})
+    argv = [str(store), *scenario.argv]
+    code, _ = server.run(argv, {"CHAINPLUG_CRASH_AT": f"{label}:{nth}", "CHAINPLUG_CRASH_TRACE": str(trace)})
     if code != -9:
         return [f"{label}:{nth} was not reached (exit {code}): see {server.stderr_path}"]
+    mark_crashed(trace)
     twin = copy_store(store, work / "b") if store.exists() else None
     restored_allowed = frozenset({address(3)}) if scenario.messy else frozenset()
-    problems = [f"{label}:{nth}: {p}" for p in recover(store, restored_allowed)]
-    at_most = {a: upper_bound(p) for a, p in final.items()}
+    problems = [f"{label}:{nth}: {p}" for p in recover_traced(server, store, trace, restored_allowed)]
+    at_most = {a: upper_bound(p) for a, p in run.final.items()}
     if (store / "migration.wal").exists():
-        violations = check_invariants(store, SECRETS, before=before, at_most=at_most)
+        violations = check_invariants(store, SECRETS, before=run.before, at_most=at_most)
         problems += [f"{label}:{nth}: {v}" for v in violations]
-    if twin is not None:
+    if twin is not None and (twin / "migration.wal").exists():
         recover(twin, restored_allowed)
         if snapshot(store) != snapshot(twin):
             problems.append(f"{label}:{nth}: two recoveries of the same files disagree")
@@ -174,9 +194,16 @@ def kill_and_check(
         recover(store)
         if snapshot(store) != once:
             problems.append(f"{label}:{nth}: a second recovery changed the store")
-    crash_driver.run([str(store), *scenario.argv])
-    problems += [f"{label}:{nth} rerun: {v}" for v in check_invariants(store, SECRETS, before=before)]
-    problems += [f"{label}:{nth} rerun: {v}" for v in at_least(final, store)]
+    code, _ = server.run(argv, {"CHAINPLUG_CRASH_TRACE": str(trace)})
+    if code != 0:
+        return [*problems, f"{label}:{nth} rerun failed ({code}): see {server.stderr_path}"]
+    problems += [f"{label}:{nth} rerun: {v}" for v in check_invariants(store, SECRETS, before=run.before)]
+    problems += [f"{label}:{nth} rerun: {v}" for v in at_least(run.final, store)]
+    if not isinstance(model, str):
+        lines = trace.read_text().splitlines()
+        checked = check_trace(model, lines, run.facts, store_facts(store), start_down=scenario.messy)
+        problems += [f"{label}:{nth} trace: {p}" for p in checked.problems]
+        TRACED[scenario.name] += checked.steps
     return problems
 
 
@@ -186,6 +213,8 @@ class DryRun:
     before: dict[Address, Position]
     final: dict[Address, Position]
     trace: list[str]
+    facts: dict[Address, KeyFacts]
+    """The model's view of the starting store (tests/formal/tracecheck.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +238,12 @@ def dry_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Dry
         done = run_driver(dry, scenario.argv, CHAINPLUG_CRASH_TRACE=str(trace_file))
         assert done.returncode == 0, done.stderr
         before = positions(template) if template is not None else {}
-        runs[scenario.name] = DryRun(template, before, positions(dry), trace_file.read_text().split())
+        runs[scenario.name] = DryRun(template, before, positions(dry), trace_labels(trace_file), store_facts(template))
     yield runs
     hits = Counter(label for run in runs.values() for label in run.trace)
     kills = sum(KILLS.values())
     print(f"\ncrash points listed: {len(CRASH_POINTS)}, exercised: {len(hits)}; kills: {kills} {dict(KILLS)}")
+    print(f"model steps of the traces checked against Migration.tla: {sum(TRACED.values())} {dict(TRACED)}")
 
 
 def test_every_listed_crash_point_is_exercised(dry_runs: dict[str, DryRun]) -> None:
@@ -224,7 +254,7 @@ def test_every_listed_crash_point_is_exercised(dry_runs: dict[str, DryRun]) -> N
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_sigkill_at_every_crash_point_then_recover(
-    scenario: Scenario, dry_runs: dict[str, DryRun], tmp_path: Path
+    scenario: Scenario, dry_runs: dict[str, DryRun], migration_model: ModelGraph | str, tmp_path: Path
 ) -> None:
     run = dry_runs[scenario.name]
     seen: Counter[str] = Counter()
@@ -243,7 +273,7 @@ def test_sigkill_at_every_crash_point_then_recover(
         server = servers.get()
         try:
             return kill_and_check(
-                server, run.template, scenario, label, nth, tmp_path / f"k{index}", run.before, run.final
+                server, run.template, scenario, label, nth, tmp_path / f"k{index}", run, migration_model
             )
         finally:
             servers.put(server)

@@ -161,7 +161,9 @@ def test_crash_plan_targets_and_traces(tmp_path: Path) -> None:
         False,
         True,
     ]
-    trace = (tmp_path / "trace").read_text().split()
-    assert trace == ["wal.append.fsync", "signer.audit.append.fsync", "wal.append.fsync"]
+    plan.trace("wal.append.fsync", "CREATE:00ff")
+    plan.trace("erase.zero_memory", "")
+    trace = (tmp_path / "trace").read_text().splitlines()
+    assert trace == ["@killed", "wal.append.fsync CREATE:00ff", "erase.zero_memory"]
     assert len(CRASH_POINTS) == len(set(CRASH_POINTS))
     assert all("." in label and label == label.strip() for label in CRASH_POINTS)

@@ -9,6 +9,7 @@ The default run makes a few hundred kills; the ``slow`` test makes thousands.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -20,14 +21,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.formal.tracecheck import ModelGraph, check_trace, store_facts
 from tests.migration._migration_support import (
     ForkServer,
     check_invariants,
     copy_store,
     known_secrets,
+    mark_crashed,
     open_engine,
     positions,
     snapshot,
+    trace_labels,
 )
 
 MAX_ACCOUNTS = 30
@@ -41,18 +45,19 @@ class Campaign:
     completed_rounds: int = 0
     stores: int = 1
     landed: Counter[str] = field(default_factory=Counter)
+    traced_steps: int = 0
     problems: list[str] = field(default_factory=list)
 
 
-def run_campaign(seed: int, kills_wanted: int, work: Path) -> Campaign:
+def run_campaign(seed: int, kills_wanted: int, work: Path, model: ModelGraph | str) -> Campaign:
     server = ForkServer(work / "server.stderr")
     try:
-        return _campaign(server, seed, kills_wanted, work)
+        return _campaign(server, seed, kills_wanted, work, model)
     finally:
         server.close()
 
 
-def _campaign(server: ForkServer, seed: int, kills_wanted: int, work: Path) -> Campaign:
+def _campaign(server: ForkServer, seed: int, kills_wanted: int, work: Path, model: ModelGraph | str) -> Campaign:
     rng = random.Random(seed)
     secrets = known_secrets(seed, MAX_ACCOUNTS + 8)
     campaign = Campaign()
@@ -75,13 +80,15 @@ def _campaign(server: ForkServer, seed: int, kills_wanted: int, work: Path) -> C
             "60",
         ]
         round_number += 1
+        facts = store_facts(store)
         pid = server.start(argv, {"CHAINPLUG_CRASH_TRACE": str(trace)})
         time.sleep(rng.uniform(0, MAX_DELAY))
         os.kill(pid, signal.SIGKILL)  # harmless if it already exited: it stays a zombie until reaped
         code, result = server.reap()
         if code == -9:
             campaign.kills += 1
-            passed = trace.read_text().split() if trace.exists() else []
+            mark_crashed(trace)
+            passed = trace_labels(trace)
             campaign.landed[f"after {passed[-1]}" if passed else "before the first crash point"] += 1
         elif code == 0:
             campaign.completed_rounds += 1
@@ -95,25 +102,30 @@ def _campaign(server: ForkServer, seed: int, kills_wanted: int, work: Path) -> C
         if not (store / "migration.wal").exists():
             continue
         twin = copy_store(store, work / f"twin-{round_number}")
-        with open_engine(store) as engine:
-            report = engine.last_recovery
-        assert report is not None
-        if not report.clean:  # a crash alone never leaves a problem or a "restored" classical key
-            campaign.problems.append(f"round {round_number}: recovery not clean: {report.to_json()}")
+        code, result = server.run([str(store), "recover"], {"CHAINPLUG_CRASH_TRACE": str(trace)})
+        if code != 0 or result is None:
+            campaign.problems.append(f"round {round_number}: recovery failed ({code}): see {server.stderr_path}")
+            break
+        if not json.loads(result)["clean"]:  # a crash alone never leaves a problem or a "restored" classical key
+            campaign.problems.append(f"round {round_number}: recovery not clean: {result}")
         open_engine(twin).close()
         if snapshot(store) != snapshot(twin):
             campaign.problems.append(f"round {round_number}: two recoveries of the same files disagree")
         violations = check_invariants(store, secrets, before=before)
         campaign.problems += [f"round {round_number}: {v}" for v in violations]
+        if not isinstance(model, str):
+            checked = check_trace(model, trace.read_text().splitlines(), facts, store_facts(store))
+            campaign.problems += [f"round {round_number} trace: {p}" for p in checked.problems]
+            campaign.traced_steps += checked.steps
     return campaign
 
 
-def run_campaigns(kills_per_campaign: int, tmp_path: Path) -> None:
+def run_campaigns(kills_per_campaign: int, tmp_path: Path, model: ModelGraph | str) -> None:
     seeds = (101, 202)
     for seed in seeds:
         (tmp_path / str(seed)).mkdir()
     with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
-        campaigns = list(pool.map(lambda s: run_campaign(s, kills_per_campaign, tmp_path / str(s)), seeds))
+        campaigns = list(pool.map(lambda s: run_campaign(s, kills_per_campaign, tmp_path / str(s), model), seeds))
     kills = sum(c.kills for c in campaigns)
     landed = sum((c.landed for c in campaigns), Counter())
     print(
@@ -121,16 +133,22 @@ def run_campaigns(kills_per_campaign: int, tmp_path: Path) -> None:
         f"first) over {sum(c.stores for c in campaigns)} stores; kills landed after {len(landed)} distinct "
         f"crash points: {dict(landed.most_common())}"
     )
+    if isinstance(model, str):
+        print(f"traces not checked against Migration.tla: {model}")
+    else:
+        print(
+            f"model steps of the round traces checked against Migration.tla: {sum(c.traced_steps for c in campaigns)}"
+        )
     problems = [p for c in campaigns for p in c.problems]
     assert not problems, "\n".join(problems[:20])
     assert kills == 2 * kills_per_campaign
     assert len(landed) > 10, "kills should land all over the engine, not in one place"
 
 
-def test_random_time_sigkill_loop(tmp_path: Path) -> None:
-    run_campaigns(200, tmp_path)
+def test_random_time_sigkill_loop(tmp_path: Path, migration_model: ModelGraph | str) -> None:
+    run_campaigns(200, tmp_path, migration_model)
 
 
 @pytest.mark.slow
-def test_random_time_sigkill_loop_thousands(tmp_path: Path) -> None:
-    run_campaigns(1500, tmp_path)
+def test_random_time_sigkill_loop_thousands(tmp_path: Path, migration_model: ModelGraph | str) -> None:
+    run_campaigns(1500, tmp_path, migration_model)
