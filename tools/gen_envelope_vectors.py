@@ -254,7 +254,7 @@ def _verdicts(name: str, sender: str, key_id: str, artifact: bool) -> list[dict[
             "input": "raw_transaction",
             **upgraded,
             "activation_block": 100,
-            "block": 99,
+            "block": 98,  # parent state: the transaction is in block 99, before activation
             "expect": _accept("missing", "HYBRID", sender),
         }
     )
@@ -263,7 +263,7 @@ def _verdicts(name: str, sender: str, key_id: str, artifact: bool) -> list[dict[
             "input": "raw_transaction",
             **upgraded,
             "activation_block": 100,
-            "block": 100,
+            "block": 99,  # parent state: the transaction is in block 100, the activation block
             "expect": _reject("PolicyRejected", "pqc-required"),
         }
     )
@@ -277,7 +277,7 @@ def _verdicts(name: str, sender: str, key_id: str, artifact: bool) -> list[dict[
                 "input": "raw_transaction",
                 **empty,
                 "activation_block": 100,
-                "block": 99,
+                "block": 98,
                 "expect": _accept("missing", "CLASSICAL", sender),
             }
         )

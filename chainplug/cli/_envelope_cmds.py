@@ -25,8 +25,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     verify.add_argument("--policy", choices=("legacy", "upgraded", "strict"), default="upgraded")
     verify.add_argument("--registry-file", help="registry JSON (see docs/envelope-v1.md); required for upgraded")
     verify.add_argument("--chain-id", type=int, help="reject transactions for any other chain")
-    verify.add_argument("--block", type=int, help="evaluate the registry as of this block (default: latest)")
-    verify.add_argument("--activation-block", type=int, default=0, help="block from which PQC is enforced")
+    verify.add_argument(
+        "--block", type=int, help="registry state of this block, for a transaction in the next (default: latest)"
+    )
+    verify.add_argument(
+        "--activation-block", type=int, default=0, help="first block whose transactions must carry a valid PQC part"
+    )
     verify.set_defaults(handler=_verify)
 
     inspect = sub.add_parser(

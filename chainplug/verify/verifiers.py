@@ -288,8 +288,10 @@ class UpgradedVerifier:
 
     ``block`` is the block whose state the decision rests on: for a transaction included in block
     N, pass N - 1 (its parent; DESIGN.md §7), for admission to the next block pass the current head.
-    The registry is read at ``block`` and enforcement applies when ``block >= activation_block``.
-    ``block=None`` means "now" (latest registry state) and counts as activated.
+    The registry is read at ``block``; enforcement applies to transactions *included* from
+    ``activation_block`` on, i.e. when ``block + 1 >= activation_block`` — the same block the chain's
+    sidecar rule starts at (docs/pqc-transaction.md). ``block=None`` means "now" (latest registry
+    state) and counts as activated.
     """
 
     policy = "upgraded"
@@ -317,7 +319,10 @@ class UpgradedVerifier:
         sender = _recover_address_compact(tx.signing_hash, classical_signature)
         entry = self.registry.entry(sender, block)
         state = entry.state
-        enforced = block is None or block >= self.activation_block
+        # NOTE: block is the parent state; the transaction lands in block + 1. Comparing the parent
+        # itself would leave the activation block unprotected on a stock chain (a stripped hybrid
+        # transaction mined in it would be accepted by every upgraded validator).
+        enforced = block is None or block + 1 >= self.activation_block
         strict_state = state == AccountState.FINALIZING or (state == AccountState.HYBRID and enforced)
         mint = VerifiedTransaction._mint
         if envelope is not None and state != AccountState.PQC_ONLY:  # the hot path: an envelope to check

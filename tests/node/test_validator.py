@@ -125,6 +125,27 @@ def test_acceptance_matrix(network: dict[str, Any]) -> None:
     assert 'chainplug_validator_tx_rejects_total{reason="pqc-required"}' in metrics
 
 
+def test_enforcement_starts_with_the_activation_block_itself(network: dict[str, Any]) -> None:
+    """A validator judges block N on its parent's registry state; a stripped hybrid transaction mined
+    IN the activation block must still be refused (it once slipped through: the parent's number was
+    compared with the activation block), and one mined the block before is tolerated as PQ-missing."""
+    w3, contract = network["w3"], network["contract"]
+    hybrid = account(w3, contract, 180, register=True)
+    stripped = transfer(w3, hybrid).raw_transaction
+    tx_hash = send(w3, w3.provider.endpoint_uri, "eth_sendRawTransaction", stripped)  # type: ignore[attr-defined]
+    height = block_of(w3, tx_hash)
+    for activation, accepted, reason in ((height, False, "pqc-required"), (height + 1, True, "ok")):
+        args = ["validator", "run", "--version", "upgraded", "--name", f"activation-{activation}",
+                "--registry", contract.address, "--state-dir", str(network["state"] / f"activation-{activation}"),
+                "--activation-block", str(activation), *network["common"]]  # fmt: skip
+        with chainplug_service(*args) as validator:
+            attestation = verdict(wait_for_height(validator["url"], height), height)
+        (tx,) = [t for t in attestation["txs"] if t["tx_hash"] == tx_hash]
+        assert (attestation["accepted"], tx["reason"]) == (accepted, reason), (activation, tx)
+        if accepted:
+            assert tx["pqc"] == "missing"
+
+
 def test_killed_validator_restarts_without_gaps_or_duplicates(network: dict[str, Any]) -> None:
     w3, contract = network["w3"], network["contract"]
     acct = account(w3, contract, 170, register=True)

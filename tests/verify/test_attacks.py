@@ -128,10 +128,11 @@ def test_strip_with_wns_artifact_from_unregistered_sender_after_activation(alice
     signed = alice.sign_transaction(tx())
     empty = InMemoryRegistry()
     verifier = upgraded(empty, activation_block=100)
-    rejects(lambda: verifier.verify(signed.raw_transaction, block=100), PolicyRejected, Reason.PQC_REQUIRED)
+    # block 99 is the parent of the activation block: its transactions are enforced
+    rejects(lambda: verifier.verify(signed.raw_transaction, block=99), PolicyRejected, Reason.PQC_REQUIRED)
     rejects(lambda: verifier.verify(signed.raw_transaction), PolicyRejected, Reason.PQC_REQUIRED)  # latest
     # Before activation the artifact is only telemetry.
-    assert verifier.verify(signed.raw_transaction, block=99).pqc is PqcStatus.MISSING
+    assert verifier.verify(signed.raw_transaction, block=98).pqc is PqcStatus.MISSING
     # The envelope itself is fine for the unregistered sender.
     assert verifier.verify(signed.envelope, block=100).pqc is PqcStatus.VALID
 
@@ -154,16 +155,18 @@ def test_finalizing_sender_stripped_before_activation_is_rejected(alice, tx, reg
 def test_hybrid_sender_stripped_before_activation_is_accepted_as_missing(alice, tx, registry) -> None:
     signed = alice.sign_transaction(tx())
     verifier = upgraded(registry((alice, HYBRID)), activation_block=100)
-    verified = verifier.verify(signed.raw_transaction, block=99)
+    # block = the parent state: block=98 judges a transaction in block 99, the last before activation
+    verified = verifier.verify(signed.raw_transaction, block=98)
     assert verified.pqc is PqcStatus.MISSING and verified.sender_state is HYBRID
     # A bad PQC part before activation is recorded, not enforced (telemetry mode) ...
     raw, key, _ = split_envelope(signed.envelope)
     forged = build_envelope(raw, key, bytes(SIG_BYTES))
-    recorded = verifier.verify(forged, block=99)
+    recorded = verifier.verify(forged, block=98)
     assert (recorded.pqc, recorded.pqc_reason) == (PqcStatus.INVALID, Reason.INVALID_SIGNATURE)
-    # ... and rejected from the activation block on.
-    rejects(lambda: verifier.verify(forged, block=100), InvalidSignature, Reason.INVALID_SIGNATURE)
-    rejects(lambda: verifier.verify(signed.raw_transaction, block=100), PolicyRejected, Reason.PQC_REQUIRED)
+    # ... and rejected from the activation block on: a transaction IN block 100 has parent 99.
+    for parent in (99, 100):
+        rejects(lambda p=parent: verifier.verify(forged, block=p), InvalidSignature, Reason.INVALID_SIGNATURE)
+        rejects(lambda p=parent: verifier.verify(signed.raw_transaction, block=p), PolicyRejected, Reason.PQC_REQUIRED)
 
 
 def test_pqc_only_sender_classical_transaction(alice, tx, registry) -> None:

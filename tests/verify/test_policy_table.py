@@ -12,7 +12,8 @@ from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry, PqcStatus, UpgradedVerifier
 
 ACTIVATION = 100
-PHASES = {"before": 99, "after": 100, "latest": None}  # block=None means "now": counts as activated
+# block = the parent state: 98 judges a transaction in block 99 (before activation), 99 one in block 100
+PHASES = {"before": 98, "after": 99, "latest": None}  # block=None means "now": counts as activated
 
 # What arrives: a valid envelope, an envelope whose ML-DSA-87 signature is zeroed, a stripped EIP-1559
 # transaction (carries the WNS artifact), a stripped EIP-155 transaction (cannot carry one).

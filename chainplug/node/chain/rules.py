@@ -162,7 +162,8 @@ class ChainRules:
         )
         try:
             try:
-                verifier.verify(sidecar if sidecar is not None else raw, block=block_number)
+                # the registry is the parent's state; the verifier's block is that parent's number
+                verifier.verify(sidecar if sidecar is not None else raw, block=block_number - 1)
             except UnsupportedEnvelope:
                 # EIP-2930, blob, set-code or pre-EIP-155 transactions cannot carry a PQC part: stock
                 # rules for CLASSICAL senders, invalid for every registered one.
