@@ -6,7 +6,7 @@ signer (``network``), JSON-RPC to them (``rpc``), the observer and live status l
 (``observer``), background traffic (``traffic``), attacks (``attacks``), injected faults
 (``faults``), the schedule and its ledgers (``driver``, ``records``), and the report: facts
 (``analysis``), JSON and expectations (``report``, ``expectations``; schema in
-``devnet/report.schema.json``), picture (``plot``, matplotlib) and page (``html``).
+``chainplug/devnet/report.schema.json``), picture (``plot``, matplotlib) and page (``html``).
 ``orchestrator`` ties them together.
 
 May import every layer below the CLI (it drives the others through their processes and RPC; it

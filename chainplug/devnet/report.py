@@ -1,4 +1,4 @@
-"""The run report: ``OUT/report.json`` (validated against ``devnet/report.schema.json``), built from
+"""The run report: ``OUT/report.json`` (validated against ``report.schema.json``, shipped in this package), built from
 the observer's data, the driver's ledgers and :mod:`.analysis`; plus the expectation checks that
 decide the exit code."""
 
@@ -225,11 +225,8 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def schema_path(scenario_source: Path) -> Path | None:
-    """``report.schema.json`` next to the scenario, else the repository's ``devnet/``."""
-    for candidate in (
-        scenario_source.parent / "report.schema.json",
-        Path(__file__).resolve().parents[2] / "devnet" / "report.schema.json",
-    ):
+    """``report.schema.json`` next to the scenario (an override), else the one shipped in this package."""
+    for candidate in (scenario_source.parent / "report.schema.json", Path(__file__).with_name("report.schema.json")):
         if candidate.is_file():
             return candidate
     return None

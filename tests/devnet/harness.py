@@ -18,6 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVNET = ROOT / "devnet"
+SCHEMA = Path(__file__).resolve().parents[2] / "chainplug" / "devnet" / "report.schema.json"
 TAG = "CHAINPLUG_DEVNET_TEST_TAG"
 
 

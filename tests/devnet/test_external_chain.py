@@ -9,7 +9,7 @@ from pathlib import Path
 
 from chainplug.devnet.report import validate
 from tests.anvil import running_anvil
-from tests.devnet.harness import DEVNET, run_devnet, tagged_processes
+from tests.devnet.harness import DEVNET, SCHEMA, run_devnet, tagged_processes
 
 
 def test_smoke_on_anvil_stops_at_hybrid_and_says_so(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_smoke_on_anvil_stops_at_hybrid_and_says_so(tmp_path: Path) -> None:
     assert run.code == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     assert tagged_processes(run.tag) == []
     report = run.report
-    assert validate(report, DEVNET / "report.schema.json") == []
+    assert validate(report, SCHEMA) == []
     chain = report["chain"]
     assert chain["kind"] == "external" and chain["pqc_only_tx"] is False
     assert any("no PQC-only transaction type" in text for text in chain["limitations"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chainplug.devnet.report import validate
-from tests.devnet.harness import DEVNET, run_devnet, tagged_processes
+from tests.devnet.harness import DEVNET, SCHEMA, run_devnet, tagged_processes
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ def test_chaos_every_crash_recovered_nothing_lost(tmp_path: Path) -> None:
     assert run.code == 0, run.stdout[-4000:]
     assert tagged_processes(run.tag) == []
     report = run.report
-    assert validate(report, DEVNET / "report.schema.json") == []
+    assert validate(report, SCHEMA) == []
     faults = report["faults"]
     assert {f["kind"] for f in faults} == {"validator-crash", "signer-crash"}
     assert all(f["recovered"] and f["lost"] == [] for f in faults), [f["recovery"] for f in faults]

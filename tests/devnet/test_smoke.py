@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chainplug.devnet.report import validate
-from tests.devnet.harness import DEVNET, Run, run_devnet, tagged_processes
+from tests.devnet.harness import DEVNET, SCHEMA, Run, run_devnet, tagged_processes
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def test_the_run_passes_and_leaves_no_process_behind(smoke: Run) -> None:
 
 
 def test_report_matches_the_shipped_schema(smoke: Run) -> None:
-    assert validate(smoke.report, DEVNET / "report.schema.json") == []
+    assert validate(smoke.report, SCHEMA) == []
 
 
 def test_every_account_reaches_pqc_only(smoke: Run) -> None:
