@@ -206,7 +206,7 @@ def _unlock(path: Path, credentials: Credentials, label: str) -> list[UnlockedKe
     from ..keystore import Vault, open_key_file
 
     if path.is_dir():
-        return Vault.open(path, credentials).unlock_all(progress=_progress(label))
+        return Vault.open_and_unlock(path, credentials, progress=_progress(label))[1]
     return [open_key_file(path, credentials)]
 
 

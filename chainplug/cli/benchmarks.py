@@ -400,8 +400,7 @@ def keystore_figures(h: Harness, prims: dict[str, Op], keys: int) -> dict[str, A
         floor_pbkdf2 = _once(pbkdf2)
         per_key = _per_op(prims["ML-KEM-1024 decaps"], 200) + _per_op(prims["AES-256-GCM open (96 B)"], 200)
         started = time.perf_counter()
-        opened = Vault.open(work / "vault", Credentials(Passphrase("bench password", KdfPolicy()), kem))
-        unlocked = opened.unlock_all()
+        _, unlocked = Vault.open_and_unlock(work / "vault", Credentials(Passphrase("bench password", KdfPolicy()), kem))
         elapsed = time.perf_counter() - started
         for key in unlocked:
             key.destroy()

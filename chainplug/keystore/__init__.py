@@ -7,7 +7,7 @@ rotation; import of Ethereum V3 keystores. Imports only chainplug.crypto and the
 (constants, errors, types, _fs); chainplug.migration builds its key storage on this layer.
 
 Entry points: :class:`Credentials` (a :class:`Passphrase` plus a :class:`KemKey`),
-:class:`Vault` (``create``/``open``, ``put``/``load``/``unlock_all``/``erase``),
+:class:`Vault` (``create``/``open``/``open_and_unlock``, ``put``/``load``/``unlock_all``/``erase``),
 :func:`create_key_file`/:func:`open_key_file` for single files, :func:`rotate_password`,
 :func:`rotate_kem_key`, :func:`decrypt_v3`.
 """

@@ -28,6 +28,7 @@ from ..crypto import Secp256k1PrivateKey
 from ..errors import KeyExists, KeyNotFound, MalformedKeyFile, RotationIncomplete
 from ..types import Address
 from . import _codec
+from ._unlock import BulkUnlock, key_names
 from .format import KdfParams, KeyAlgorithm, SealedKeyFile, VaultManifest
 from .kem import check_kept_apart
 from .keyfile import read_key_file
@@ -129,10 +130,7 @@ class Vault:
         check_kept_apart(credentials.kem_key, directory)
         manifest = read_manifest(directory)
         if rotation_pending(directory):
-            raise RotationIncomplete(
-                f"a password or KEM-key rotation of {directory} was interrupted; "
-                "run the same rotation again to finish it"
-            )
+            raise _rotation_incomplete(directory)
         open_manifest(manifest, credentials)
         return cls(directory, credentials, manifest)
 
@@ -167,21 +165,56 @@ class Vault:
         return open_key(self.read(ref), self.credentials)
 
     def unlock_all(self, *, progress: Progress | None = None) -> list[UnlockedKey]:
-        """Decrypt every key of the vault (one PBKDF2 already done; then per key: KEM + HKDF + GCM).
-        All or nothing: on the first failure the keys opened so far are destroyed and it raises."""
-        with self._locked(exclusive=False):
-            refs = self.inventory().keys
-            unlocked: list[UnlockedKey] = []
-            try:
-                for done, ref in enumerate(refs, 1):
-                    unlocked.append(self.load(ref))
-                    if progress is not None:
-                        progress(done, len(refs))
-            except BaseException:
-                for key in unlocked:
-                    key.destroy()
-                raise
-            return unlocked
+        """Decrypt every key of the vault (one PBKDF2 already done; then per key: KEM + HKDF + GCM),
+        in :meth:`inventory` order. All or nothing: on the first failure the keys opened so far are
+        destroyed and it raises what :meth:`load` raises for that key."""
+        with self._locked(exclusive=False), self._bulk() as bulk:
+            return self._finish(bulk, progress)
+
+    @classmethod
+    def open_and_unlock(
+        cls, directory: Path, credentials: Credentials, *, progress: Progress | None = None, threads: int | None = None
+    ) -> tuple[Vault, list[UnlockedKey]]:
+        """:meth:`open` then :meth:`unlock_all`, with the same checks, errors and result. With
+        ``threads`` ≥ 2 (the default where more than one CPU is available) PBKDF2 runs in a second
+        thread while this one reads, parses and decapsulates the key files; decryption starts only
+        after the manifest has confirmed both factors. ``threads=1`` runs everything in the calling
+        thread, one step after the other; more than two threads are never used."""
+        if threads is None:
+            threads = 2 if _usable_cpus() > 1 else 1
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        if threads == 1:
+            vault = cls.open(directory, credentials)
+            return vault, vault.unlock_all(progress=progress)
+        check_kept_apart(credentials.kem_key, directory)
+        with vault_lock(directory, exclusive=False):
+            manifest = read_manifest(directory)
+            if rotation_pending(directory):
+                raise _rotation_incomplete(directory)
+            credentials.passphrase.policy.check(manifest.seal.kdf)  # a weak vault: refused before any work
+            vault = cls(directory, credentials, manifest)
+            with vault._bulk() as bulk:
+                bulk.prepare_during(lambda: open_manifest(manifest, credentials))  # PBKDF2 in a second thread
+                return vault, vault._finish(bulk, progress)
+
+    @contextmanager
+    def _bulk(self) -> Iterator[BulkUnlock]:
+        fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            yield BulkUnlock(fd, key_names(fd, _KEY_NAME), self.kdf, self.credentials.kem_key)
+        finally:
+            os.close(fd)
+
+    def _finish(self, bulk: BulkUnlock, progress: Progress | None) -> list[UnlockedKey]:
+        return bulk.finish(self.credentials.passphrase.key_for(self.kdf), self._load_name, progress)
+
+    def _load_name(self, name: str) -> UnlockedKey:
+        """:meth:`load` by file name: the bulk loop's general path, which says what is wrong."""
+        ref = KeyRef.from_file_name(name)
+        if ref is None:  # pragma: no cover - the names come from the same pattern
+            raise KeyNotFound(f"{name} does not name a key file")
+        return self.load(ref)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -234,6 +267,18 @@ class Vault:
     def _locked(self, *, exclusive: bool) -> Iterator[None]:
         with vault_lock(self.directory, exclusive=exclusive):
             yield
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - not Linux
+
+
+def _rotation_incomplete(directory: Path) -> RotationIncomplete:
+    return RotationIncomplete(
+        f"a password or KEM-key rotation of {directory} was interrupted; run the same rotation again to finish it"
+    )
 
 
 def _ref_of(item: KeyToStore) -> KeyRef:
