@@ -201,3 +201,35 @@ def test_repr_never_shows_the_secret() -> None:
     key.destroy()
     assert secret.hex() not in repr(key)
     assert not hasattr(key, "__dict__")  # __slots__: no accidental attribute holding a copy
+
+
+# --- the direct libsecp256k1 recovery path vs coincurve's public API ----------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(digest=digests, compact=st.binary(min_size=65, max_size=65), valid=st.booleans(), secret=secrets)
+def test_direct_recovery_agrees_with_coincurves_public_path(
+    digest: Hash32, compact: bytes, valid: bool, secret: bytes
+) -> None:
+    """Recovery calls libsecp256k1 through coincurve's private cffi module (a hot path). Where that
+    module is missing the public ``coincurve.PublicKey`` path is used; both must give the same key,
+    or both the same error, for valid signatures and arbitrary 65-byte junk alike."""
+    from chainplug.crypto import secp256k1
+
+    if valid:
+        compact = Secp256k1PrivateKey(secret).sign_digest(digest).to_bytes()
+
+    def outcome() -> bytes | str:
+        try:
+            return secp256k1._recover_compact(digest, compact)
+        except InvalidSignature as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    assert secp256k1._FAST_RECOVER, "coincurve's cffi module is expected on this platform"
+    direct = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secp256k1, "_FAST_RECOVER", False)
+        public = outcome()
+    assert direct == public
+    if valid:
+        assert direct == Secp256k1PrivateKey(secret).public_key_bytes
