@@ -91,6 +91,12 @@ class CrashPlan:
             os.write(self._trace_fd, b"@killed\n")
         return True
 
+    def close(self) -> None:
+        """Close the trace file (for plans used in-process; a killed process needs no close)."""
+        if self._trace_fd is not None:
+            os.close(self._trace_fd)
+            self._trace_fd = None
+
     def trace(self, label: str, subject: str) -> None:
         """Append ``label [subject]`` to the trace file (installed as the trace hook)."""
         if self._trace_fd is not None:

@@ -8,6 +8,7 @@ the textbook WAL order, a skipped step, a crash in the wrong place — are refus
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,17 @@ from chainplug.migration.ledger import Account, Draft
 from chainplug.migration.session import Session
 from chainplug.migration.state import Event, Phase
 from chainplug.types import AccountState
-from tests.formal.tracecheck import KeyFacts, ModelGraph, Step, check_trace, key_steps, store_facts
+from tests.formal.tlc import FORMAL
+from tests.formal.tracecheck import (
+    CONFIG,
+    KeyFacts,
+    ModelGraph,
+    Step,
+    build_model_graph,
+    check_trace,
+    key_steps,
+    store_facts,
+)
 from tests.migration._migration_support import (
     DRIVER_COMMAND,
     REPO_ROOT,
@@ -32,6 +43,7 @@ from tests.migration._migration_support import (
 )
 
 SEED = 11
+COUNTER_BOUNDS = ("MaxCrashes", "MaxRestores")
 
 
 def model_or_skip(model: ModelGraph | str) -> ModelGraph:
@@ -69,10 +81,24 @@ def test_the_model_graph_is_tlcs(migration_model: ModelGraph | str) -> None:
     graph = model_or_skip(migration_model)
     print(f"MigrationTrace.cfg: {graph.tlc_summary}")
     assert len(graph.initial) == 1
-    assert len(graph.states) == int(graph.tlc_summary.split(", ")[1].split()[0])
+    assert len(graph.states) < int(graph.tlc_summary.split(", ")[1].split()[0])  # counters merged
     phases = {state.phase for state in graph.states}
     assert phases == {None, *Phase}
     assert max(state.generation for state in graph.states) >= 3  # chaos runs roll back several times
+
+
+def test_forgetting_the_counters_removes_the_bounds(tmp_path: Path, migration_model: ModelGraph | str) -> None:
+    """The checker merges states that differ only in the crash and restore counters. With one more
+    crash and one more restore allowed, the merged graph is the same: it is the unbounded model's,
+    so a run may crash (or be restored) any number of times and still be checked exactly."""
+    graph = model_or_skip(migration_model)
+    config = (FORMAL / f"{CONFIG}.cfg").read_text()
+    bounds = {name: int(re.search(rf"{name} = (\d+)", config).group(1)) + 1 for name in COUNTER_BOUNDS}  # type: ignore[union-attr]
+    wider = build_model_graph(tmp_path, bounds)
+    assert not isinstance(wider, str)
+    print(f"{CONFIG}.cfg: {graph.tlc_summary} -> {len(graph.states)} states once merged; {bounds}: {wider.tlc_summary}")
+    assert set(wider.states) == set(graph.states)
+    assert wider.edges() == graph.edges()
 
 
 def test_a_real_migration_is_a_model_behaviour(tmp_path: Path, migration_model: ModelGraph | str) -> None:

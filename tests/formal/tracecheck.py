@@ -11,6 +11,7 @@ A run of the real engine traced by ``CHAINPLUG_CRASH_TRACE`` (see
     @killed        the crash plan killed the process *before* the step on the line above
     @crash         appended by the harness after reaping a SIGKILLed process
     @recovered     the engine opened the store and recovery (if any) is complete
+    @restore <address>   (tests) an operator put an old copy of the classical key file back
 
 :func:`key_steps` projects it onto one key: the model's steps are crash-point *sites*, and a site's
 step has happened once its commit point has run (the ``rename`` of that key's file for a put, its
@@ -49,19 +50,28 @@ _EDGE = re.compile(r'^(-?\d+) -> (-?\d+) \[label="(\w+)"')
 # --- the model's state graph ----------------------------------------------------------------------
 
 
+COUNTERS = frozenset({"crashes", "restores"})
+"""Variables that only bound the model for TLC. The graph the traces are checked against forgets
+them (merges states equal in everything else), which removes the bounds: a run of the engine may
+crash any number of times. ``test_trace_validation`` checks this is exact, not an approximation:
+raising the bounds adds no state or transition to the merged graph."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelState:
-    """One state of Migration.tla (variables as TLC prints them)."""
+    """One state of Migration.tla without its COUNTERS (variables as TLC prints them)."""
 
     log: tuple[str, ...]
     cls: bool
+    restored: bool
     pqc: frozenset[int]
     backup: bool
     mem: bool
     up: bool
     pc: str
+    ei: int
+    loaded_retired: bool
     step: str
-    crashes: int
 
     @property
     def phase(self) -> Phase | None:
@@ -83,12 +93,26 @@ class ModelState:
 
 @dataclass
 class ModelGraph:
-    """The reachable states of the model and its transitions (self-loops omitted by TLC)."""
+    """The model's reachable states (COUNTERS forgotten) and transitions (TLC omits stuttering steps)."""
 
     states: list[ModelState]
     successors: list[list[int]]
     initial: set[int]
     tlc_summary: str
+    _by_facts: dict[tuple[object, ...], list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for index, state in enumerate(self.states):
+            if state.pc == "idle" and not state.mem:  # where a run can start: no transition in flight
+                facts = (state.phase, state.generation, state.cls, state.pqc, state.backup, state.up)
+                self._by_facts.setdefault(facts, []).append(index)
+
+    def resting(self, facts: KeyFacts, up: bool) -> list[int]:
+        """The states with no transition in flight whose log and files are ``facts``."""
+        return self._by_facts.get((facts.phase, facts.generation, facts.cls, facts.pqc, facts.backup, up), [])
+
+    def edges(self) -> set[tuple[ModelState, ModelState]]:
+        return {(self.states[s], self.states[t]) for s, targets in enumerate(self.successors) for t in targets}
 
 
 def _value(text: str) -> object:
@@ -110,49 +134,45 @@ def _state(label: str) -> ModelState:
     for conjunct in re.split(r"^/\\ ", text, flags=re.MULTILINE)[1:]:  # a long value wraps onto more lines
         name, _, value = conjunct.partition(" = ")
         values[name.strip()] = _value(" ".join(value.split()))
-    return ModelState(
-        log=values["log"],  # type: ignore[arg-type]
-        cls=values["cls"],  # type: ignore[arg-type]
-        pqc=values["pqc"],  # type: ignore[arg-type]
-        backup=values["backup"],  # type: ignore[arg-type]
-        mem=values["mem"],  # type: ignore[arg-type]
-        up=values["up"],  # type: ignore[arg-type]
-        pc=values["pc"],  # type: ignore[arg-type]
-        step=values["step"],  # type: ignore[arg-type]
-        crashes=values["crashes"],  # type: ignore[arg-type]
-    )
+    names = {"loadedRetired": "loaded_retired"}
+    fields = {names.get(name, name): value for name, value in values.items() if name not in COUNTERS}
+    return ModelState(**fields)  # type: ignore[arg-type]
 
 
 def parse_dot(dot: str, summary: str = "") -> ModelGraph:
-    """The graph of a TLC ``-dump dot,actionlabels`` file."""
-    index: dict[str, int] = {}
-    states: list[ModelState] = []
+    """The graph of a TLC ``-dump dot,actionlabels`` file, COUNTERS forgotten."""
+    index: dict[str, int] = {}  # TLC's state id -> our state
+    ours: dict[ModelState, int] = {}
     initial: set[int] = set()
     edges: list[tuple[str, str]] = []
     for line in dot.splitlines():
         if match := _EDGE.match(line):
             edges.append((match.group(1), match.group(2)))
         elif match := _NODE.match(line):
-            index[match.group(1)] = len(states)
-            states.append(_state(match.group(2)))
+            state = _state(match.group(2))
+            index[match.group(1)] = ours.setdefault(state, len(ours))
             if match.group(3):
-                initial.add(index[match.group(1)])
-    successors: list[list[int]] = [[] for _ in states]
-    for source, target in edges:
-        if source != target:
-            successors[index[source]].append(index[target])
-    return ModelGraph(states, successors, initial, summary)
+                initial.add(ours[state])
+    successors: list[set[int]] = [set() for _ in ours]
+    for source, target in edges:  # a crash while down becomes a self-loop once the counter is gone
+        successors[index[source]].add(index[target])
+    return ModelGraph(list(ours), [sorted(s) for s in successors], initial, summary)
 
 
-def build_model_graph(work: Path) -> ModelGraph | str:
-    """Run TLC on Migration.tla with MigrationTrace.cfg and parse its state graph (or say why not)."""
+def build_model_graph(work: Path, bounds: Mapping[str, int] | None = None) -> ModelGraph | str:
+    """Run TLC on Migration.tla with MigrationTrace.cfg (its constants overridden by ``bounds``) and
+    parse its state graph, or say why TLC cannot run here."""
     found = find_tlc()
     if isinstance(found, str):
         return found
     java, jar = found
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Migration.tla", f"{CONFIG}.cfg"):
-        (work / name).write_bytes((FORMAL / name).read_bytes())
+    (work / "Migration.tla").write_bytes((FORMAL / "Migration.tla").read_bytes())
+    config = (FORMAL / f"{CONFIG}.cfg").read_text()
+    for name, value in (bounds or {}).items():
+        config, count = re.subn(rf"^(\s*{name} = )\d+$", rf"\g<1>{value}", config, flags=re.MULTILINE)
+        assert count == 1, f"{CONFIG}.cfg sets no constant {name}"
+    (work / f"{CONFIG}.cfg").write_text(config)
     result = subprocess.run(
         [java, f"-Djava.io.tmpdir={work}", "-cp", str(jar), "tlc2.TLC", "-workers", "1",
          "-metadir", str(work / "states"), "-dump", "dot,actionlabels", str(work / "graph.dot"),
@@ -226,7 +246,7 @@ class Step:
     """One model step of one key, from one trace line."""
 
     kind: str
-    """A DurableSteps site, "erase", "crash" or "recovered"."""
+    """A DurableSteps site, "erase", "crash", "recovered" or "restore"."""
     detail: str | int | None
     """The event of a log append, the generation of a PQC key file."""
     line: int
@@ -294,6 +314,10 @@ def key_steps(lines: Sequence[str], address: Address) -> list[Step]:
         elif text == "@recovered":
             steps.append(Step("recovered", None, number, text))
             last = []
+        elif text.startswith("@restore "):  # an operator put an old copy of the classical key back
+            if text.split()[1] == address.hex():
+                steps.append(Step("restore", None, number, text))
+            last = []
         elif text and not text.startswith("@"):
             label, _, subject = text.partition(" ")
             last = _steps_of_line(label, subject, address, number, text)
@@ -335,6 +359,8 @@ def _matches(before: ModelState, after: ModelState, step: Step) -> bool:
         return step.detail in before.pqc and step.detail not in after.pqc
     if step.kind == "public.backup":
         return after.backup
+    if step.kind == "restore":
+        return after.cls and not before.cls
     return True  # crash, recovered, erase: the model's step label is the whole match
 
 
@@ -373,11 +399,7 @@ def check_trace(
     for address in sorted(before.keys() | after.keys() | trace_addresses(lines)):
         name = f"0x{address.hex()[:8]}"
         facts = before.get(address, KeyFacts())
-        current = {
-            i
-            for i, s in enumerate(graph.states)
-            if facts.matches(s) and s.up is not start_down and s.pc == "idle" and not s.mem
-        }
+        current = set(graph.resting(facts, up=not start_down))
         if not current:
             result.problems.append(f"{name}: its state before the run {facts} is outside the model's bounds")
             continue

@@ -5,7 +5,8 @@ classical key, and *arm a crash*: the first later operation that reaches the cho
 there (in-process, SimulatedCrash), after which the engine is reopened — which recovers it. The model keeps each
 account's last known position and checks every result against it: exact after a clean operation,
 within [before, target] after a crash (recovery may finish an erasure), never back. A spy keystore
-proves no classical key is loaded for an account that was FINALIZING or later.
+proves no classical key is loaded for an account that was FINALIZING or later. Every run is traced
+and, at teardown, checked to be a behaviour of docs/formal/Migration.tla (tests/formal/tracecheck.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
@@ -24,7 +26,15 @@ from chainplug.migration import CRASH_POINTS, MigrationEngine, PlainFileKeyStore
 from chainplug.migration.crashpoints import CrashPlan, SimulatedCrash, install
 from chainplug.migration.state import Phase, target_phase
 from chainplug.types import AccountState, Address
-from tests.migration._migration_support import check_invariants, known_key, known_secrets, open_engine, upper_bound
+from tests.formal.tracecheck import ModelGraph, check_trace, store_facts
+from tests.migration._migration_support import (
+    check_invariants,
+    known_key,
+    known_secrets,
+    mark_crashed,
+    open_engine,
+    upper_bound,
+)
 
 SEED = 11
 MAX_ACCOUNTS = 12
@@ -47,6 +57,15 @@ def _crash() -> None:
     raise SimulatedCrash
 
 
+_MODEL: list[ModelGraph | str] = ["the model graph was not built"]
+
+
+@pytest.fixture(autouse=True)
+def _model_for_the_machine(migration_model: ModelGraph | str) -> None:
+    """Hand the session's model graph to the state machine (a unittest-style case takes no fixtures)."""
+    _MODEL[0] = migration_model
+
+
 class MigrationMachine(RuleBasedStateMachine):
     accounts = Bundle("accounts")
 
@@ -58,6 +77,9 @@ class MigrationMachine(RuleBasedStateMachine):
         self.next_index = 0
         self.crash: tuple[str, int] | None = None
         self.spy = SpyKeyStore(self.store / "keys")
+        self.trace = self.tmp / "trace"
+        self.plan = CrashPlan(trace_path=str(self.trace))  # traces throughout; armed by arm_crash
+        install(self.plan)
         self.engine: MigrationEngine = open_engine(self.store, create=True, keystore=self.spy)
 
     def _reopen(self) -> None:
@@ -71,7 +93,9 @@ class MigrationMachine(RuleBasedStateMachine):
         self.spy.classical_loads.clear()
         crashed = False
         if self.crash is not None:
-            install(CrashPlan(*self.crash), action=_crash)
+            self.plan.label, self.plan.nth = self.crash
+            self.plan.hits = 0
+            install(self.plan, action=_crash)
         try:
             action()
         except SimulatedCrash:
@@ -79,8 +103,10 @@ class MigrationMachine(RuleBasedStateMachine):
         except IllegalTransition:
             assert not targets, "a legal operation was refused"
         finally:
-            install(None)
+            self.plan.label = None
+            install(self.plan)
         if crashed:
+            mark_crashed(self.trace)
             self.crash = None  # an armed crash stays armed until an operation reaches its label
         assert not set(self.spy.classical_loads) & retired, "classical key loaded after FINALIZING"
         event("operation crashed" if crashed else "operation completed")
@@ -152,8 +178,15 @@ class MigrationMachine(RuleBasedStateMachine):
         if self.model[address].phase < Phase.CLASSICAL_ERASED:
             return
         index = next(i for i in range(MAX_ACCOUNTS) if known_key(SEED, i).address == address)
+        self.engine.close()
+        mark_crashed(self.trace)  # the store is down while the operator works (the model's Restore)
+        install(None)  # the operator's copy is not a step of the engine
         PlainFileKeyStore(self.store / "keys").put_classical([known_key(SEED, index)])
-        self._reopen()
+        install(self.plan)
+        with self.trace.open("a") as out:
+            out.write(f"@restore {address.hex()}\n")
+        self.spy = SpyKeyStore(self.store / "keys")
+        self.engine = open_engine(self.store, keystore=self.spy)
         assert self.engine.last_recovery is not None
         assert address in self.engine.last_recovery.restored_classical_keys_erased
         assert address not in self.spy.classical_loads
@@ -175,7 +208,16 @@ class MigrationMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.engine.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        install(None)
+        self.plan.close()
+        try:
+            if not isinstance(_MODEL[0], str):
+                lines = self.trace.read_text().splitlines()
+                checked = check_trace(_MODEL[0], lines, {}, store_facts(self.store))
+                assert checked.problems == [], "\n".join(checked.problems)
+                event(f"model steps checked: {checked.steps // 50 * 50}+")
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 MigrationMachine.TestCase.settings = settings(
