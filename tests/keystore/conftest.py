@@ -4,6 +4,7 @@ deterministic keys, and a snapshot helper for "nothing on disk changed"."""
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from chainplug.crypto import MLDSA87SigningKey, Secp256k1PrivateKey, get_backend, keccak256
 from chainplug.keystore import Credentials, KdfPolicy, KemKey, Passphrase
@@ -56,3 +57,19 @@ def kem_file(tmp_path: Path) -> Path:
     path = directory / "kem.json"
     KemKey.from_seed(KEM_SEED).save(path)
     return path
+
+
+def edit_randomly(data: st.DataObject, raw: bytearray) -> None:
+    """One to three random edits of a key file's bytes, in place: a flipped bit, an upper-cased
+    character, an inserted or a deleted byte (what the parsers must treat like the general one)."""
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        edit = data.draw(st.sampled_from(["flip", "upper", "insert", "delete"]))
+        if edit == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif edit == "upper":
+            raw[at : at + 1] = raw[at : at + 1].upper()
+        elif edit == "insert":
+            raw[at:at] = data.draw(st.sampled_from([b" ", b"0", b"a", b"\n", b"\x80"]))
+        else:
+            del raw[at]

@@ -11,7 +11,7 @@ from chainplug.errors import MalformedKeyFile, Reason
 from chainplug.keystore import KdfParams, KeyAlgorithm, KeyFileHeader, SealedKeyFile, SealParams, VaultManifest, _codec
 from chainplug.keystore.format import _decode_canonical_key_file
 
-from .conftest import classical_key, pqc_key
+from .conftest import classical_key, edit_randomly, pqc_key
 
 
 def _seal_params(iterations: int = 600_000) -> SealParams:
@@ -193,17 +193,7 @@ def test_fast_decoding_accepts_only_canonical_bytes(data: st.DataObject, algorit
     still be the exact canonical encoding of what it returns; everything else goes to the general
     path, which decides as before."""
     raw = bytearray(_sealed(algorithm).encode())
-    for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(0, len(raw) - 1))
-        edit = data.draw(st.sampled_from(["flip", "upper", "insert", "delete"]))
-        if edit == "flip":
-            raw[at] ^= 1 << data.draw(st.integers(0, 7))
-        elif edit == "upper":
-            raw[at : at + 1] = raw[at : at + 1].upper()
-        elif edit == "insert":
-            raw[at:at] = data.draw(st.sampled_from([b" ", b"0", b"a", b"\n", b"\x80"]))
-        else:
-            del raw[at]
+    edit_randomly(data, raw)
     fast = _decode_canonical_key_file(bytes(raw))
     if fast is not None:
         assert fast.encode() == bytes(raw)

@@ -34,7 +34,7 @@ from chainplug.keystore._unlock import BulkUnlock, key_names
 from chainplug.keystore.seal import secret_of
 from chainplug.keystore.vault import _KEY_NAME, NEXT_MANIFEST_NAME, KeyRef
 
-from .conftest import OTHER_PASSWORD, TEST_ITERATIONS, classical_key, make_credentials, pqc_key, snapshot
+from .conftest import OTHER_PASSWORD, TEST_ITERATIONS, classical_key, edit_randomly, make_credentials, pqc_key, snapshot
 
 Unlock = Callable[[Path, Credentials], list[UnlockedKey]]
 MODES: dict[str, Unlock] = {
@@ -114,17 +114,7 @@ def test_a_modified_key_file_gives_the_general_paths_error(vault_dir: Path, data
     path = vault_dir / data.draw(st.sampled_from(names))
     original = path.read_bytes()
     raw = bytearray(original)
-    for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(0, len(raw) - 1))
-        edit = data.draw(st.sampled_from(["flip", "upper", "insert", "delete"]))
-        if edit == "flip":
-            raw[at] ^= 1 << data.draw(st.integers(0, 7))
-        elif edit == "upper":
-            raw[at : at + 1] = raw[at : at + 1].upper()
-        elif edit == "insert":
-            raw[at:at] = data.draw(st.sampled_from([b" ", b"0", b"a", b"\n", b"\x80"]))
-        else:
-            del raw[at]
+    edit_randomly(data, raw)
     path.write_bytes(bytes(raw))
     try:
         before = snapshot(vault_dir)
