@@ -17,7 +17,7 @@ call made here, so benchmarks can report syncs per key.
 
 Crash points: before each step the installed crash hook (:func:`set_crash_hook`) is asked about the
 label ``"<site>.<step>"``; callers name the site, ``chainplug.migration.crashpoints`` lists every
-label. With no hook installed a step costs one ``None`` check. See docs/migration.md §7.
+label. With no hook installed a step costs two ``None`` checks (crash and trace). See docs/migration.md §7.
 
 Traces: a trace hook (:func:`set_trace_hook`) is told each step's label and its *subject*, the file
 name or the records a step concerns, so a trace can be split per key and checked against the TLA+

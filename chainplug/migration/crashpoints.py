@@ -19,7 +19,7 @@ Environment, read once when this module is imported:
     follows the label the plan killed the process *before*. tests/formal/tracecheck.py splits a
     trace per key and checks it is a behaviour of docs/formal/Migration.tla.
 
-With neither set nothing is installed, and each step costs one ``None`` check in ``_fs``.
+With neither set nothing is installed, and each step costs two ``None`` checks in ``_fs``.
 """
 
 from __future__ import annotations
