@@ -40,8 +40,16 @@ from tests.formal.tlc import FORMAL, find_tlc
 CONFIG = "MigrationTrace"
 TIMEOUT_S = 180
 
-_CLASSICAL = re.compile(r"0x([0-9a-f]{40})\.classical\.key")
-_PQC = re.compile(r"0x([0-9a-f]{40})\.pqc-g([0-9]+)\.key")
+# key file names of the engine's two key stores: plain files (PlainFileKeyStore) and a vault (VaultKeyStore)
+_CLASSICAL = re.compile(r"0x([0-9a-f]{40})\.(?:classical\.key|secp256k1\.g0\.json)")
+_PQC = re.compile(r"0x([0-9a-f]{40})\.(?:pqc-g([0-9]+)\.key|ml-dsa-87\.g([0-9]+)\.json)")
+
+
+def _generation(match: re.Match[str]) -> int:
+    """The generation in a _PQC match (either naming)."""
+    return int(match.group(2) or match.group(3))
+
+
 _BACKUP = re.compile(r"0x([0-9a-f]{40})\.classical\.pub")
 _NODE = re.compile(r'^(-?\d+) \[label="(.*)"(,style = filled)?\];?$')
 _EDGE = re.compile(r'^(-?\d+) -> (-?\d+) \[label="(\w+)"')
@@ -209,19 +217,20 @@ class KeyFacts:
         )
 
 
-def store_facts(store: Path | None) -> dict[Address, KeyFacts]:
-    """KeyFacts of every key of a (plain-file) store, read-only; {} when there is no store yet."""
+def store_facts(store: Path | None, keys: Path | None = None) -> dict[Address, KeyFacts]:
+    """KeyFacts of every key of a store whose key files are in ``keys`` (default ``store/keys``, the
+    plain-file store; a vault's directory otherwise), read-only; {} when there is no store yet."""
     if store is None or not (store / "migration.wal").exists():
         return {}
     logged = {a.address: (a.phase, a.generation) for a in read_status(store).accounts}
     classical: set[Address] = set()
     pqc: dict[Address, set[int]] = {}
     backups: set[Address] = set()
-    for name in _names(store / "keys"):
+    for name in _names(keys if keys is not None else store / "keys"):
         if match := _CLASSICAL.fullmatch(name):
             classical.add(Address(bytes.fromhex(match.group(1))))
         elif match := _PQC.fullmatch(name):
-            pqc.setdefault(Address(bytes.fromhex(match.group(1))), set()).add(int(match.group(2)))
+            pqc.setdefault(Address(bytes.fromhex(match.group(1))), set()).add(_generation(match))
     for name in _names(store / "public"):
         if match := _BACKUP.fullmatch(name):
             backups.add(Address(bytes.fromhex(match.group(1))))
@@ -260,7 +269,7 @@ def _file_step(site: str, name: str, address: Address) -> tuple[str, int | None]
         return (site, None) if match and match.group(1) == address.hex() else None
     if site in ("keys.pqc.put", "keys.pqc.wipe"):
         match = _PQC.fullmatch(name)
-        return (site, int(match.group(2))) if match and match.group(1) == address.hex() else None
+        return (site, _generation(match)) if match and match.group(1) == address.hex() else None
     if site == "public.backup":
         match = _BACKUP.fullmatch(name)
         return (site, None) if match and match.group(1) == address.hex() else None
