@@ -19,7 +19,7 @@ from types import MappingProxyType, TracebackType
 
 from .. import _fs
 from ..crypto import MLDSA87SigningKey, PQCBackend, Secp256k1PrivateKey
-from ..errors import IllegalTransition
+from ..errors import ChainplugError, IllegalTransition
 from ..types import AccountState, Address
 from . import transitions
 from .batch import DEFAULT_BATCH_SIZE, BatchReport, Progress, run_batch
@@ -186,6 +186,28 @@ class MigrationEngine:
     def load_pqc_key(self, address: Address) -> MLDSA87SigningKey:
         """The account's ML-DSA-87 key (HYBRID on). Destroyed at rollback or when the engine closes."""
         return self._session.load_pqc(address)
+
+    def check_keys(self) -> list[str]:
+        """Load every key the accounts' states require, compare it with the log and destroy it at once
+        (Web3Signer-style import integrity, for a signer's health). One problem per account whose key
+        file is missing, unreadable or holds another key; the keys are not kept in memory."""
+        problems = []
+        for address, account in self.accounts.items():
+            where = f"0x{address.hex()}"
+            try:
+                if account.phase.needs_classical_key:
+                    key = self._session.load_classical(address, track=False)
+                    if key.address != address:
+                        problems.append(f"{where}: classical key file holds a different key")
+                    key.destroy()
+                if account.phase.needs_pqc_key:
+                    pqc = self._session.load_pqc(address, track=False)
+                    if account.key_id is None or pqc.key_id != account.key_id:
+                        problems.append(f"{where}: ML-DSA-87 key file holds a different key")
+                    pqc.destroy()
+            except ChainplugError as exc:
+                problems.append(f"{where}: {exc}")
+        return problems
 
 
 def next_state(account: Account) -> AccountState:

@@ -124,13 +124,15 @@ class Session:
             self._classical_handles.setdefault(address, []).append(key)
         return key
 
-    def load_pqc(self, address: Address) -> MLDSA87SigningKey:
-        """Load the account's current ML-DSA-87 key (HYBRID on); tracked, destroyed at rollback or close."""
+    def load_pqc(self, address: Address, *, track: bool = True) -> MLDSA87SigningKey:
+        """Load the account's current ML-DSA-87 key (HYBRID on). With ``track`` (the default) the
+        handle is remembered and destroyed at rollback or close."""
         account = self.account(address)
         if not account.phase.needs_pqc_key:
             raise IllegalTransition(f"0x{address.hex()} is {account.state.name}: it has no ML-DSA-87 key")
         key = self.keystore.load_pqc(address, account.generation)
-        self._pqc_handles.setdefault(address, []).append(key)
+        if track:
+            self._pqc_handles.setdefault(address, []).append(key)
         return key
 
     def destroy_classical_handles(self, addresses: Sequence[Address]) -> int:

@@ -10,7 +10,6 @@ state requires, submitted to the right place.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,26 +153,3 @@ def account_json(engine: MigrationEngine, address: Address) -> dict[str, Any]:
         "generation": account.generation,
         "key_id": "0x" + account.key_id.hex() if account.key_id is not None else None,
     }
-
-
-KeyCheck = Callable[[MigrationEngine], list[str]]
-
-
-def check_keys(engine: MigrationEngine) -> list[str]:
-    """Load every key the accounts' states require and compare it with the log (Web3Signer-style
-    import integrity): returns one problem per account whose key file is missing or holds another key."""
-    problems = []
-    for address, account in engine.accounts.items():
-        where = f"0x{address.hex()}"
-        try:
-            if account.phase.needs_classical_key:
-                key = engine.load_classical_key(address)
-                if key.address != address:
-                    problems.append(f"{where}: classical key file holds a different key")
-            if account.phase.needs_pqc_key:
-                pqc = engine.load_pqc_key(address)
-                if account.key_id is None or pqc.key_id != account.key_id:
-                    problems.append(f"{where}: ML-DSA-87 key file holds a different key")
-        except ChainplugError as exc:
-            problems.append(f"{where}: {exc}")
-    return problems

@@ -23,7 +23,7 @@ from ..crypto import Secp256k1PrivateKey
 from ..errors import ChainplugError, ConfigError
 from ..types import AccountState, Address
 from .audit import AuditLog
-from .backend import SigningBackend, account_json, check_keys
+from .backend import SigningBackend, account_json
 
 MAX_REQUEST_BYTES = 256 * 1024
 """Signer requests are small transaction dicts; anything bigger is refused before parsing."""
@@ -73,7 +73,7 @@ class SignerService:
         self.problems = ["keys not loaded yet"]
         backend = self._open_backend()
         recovered = backend.engine.last_recovery
-        self.problems = check_keys(backend.engine)
+        self.problems = backend.engine.check_keys()
         self.backend = backend
         # The crash window after the local PQC_ONLY record and before the chain caught up.
         for address, account in backend.engine.accounts.items():

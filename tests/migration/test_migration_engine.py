@@ -355,3 +355,19 @@ class SpyKeyStore(PlainFileKeyStore):
 
 def test_all_ready_fixture_is_a_full_fleet() -> None:
     assert FleetGate().evaluate(ALL_READY).ready == 3
+
+
+def test_check_keys_reports_a_wrong_key_file_and_keeps_no_key_in_memory(store: Path) -> None:
+    """A signer's health check loads every key: each must be compared and destroyed at once, not kept
+    alive for the engine's lifetime (10,000 custody keys would otherwise all stay in memory)."""
+    with open_engine(store, create=True) as engine:
+        first, second = engine.create_accounts([known_key(5, 0), known_key(5, 1)])
+        engine.advance(first, AccountState.HYBRID)
+        assert engine.check_keys() == []
+        session = engine._session  # white box: the handles the engine would destroy at close
+        assert not session._classical_handles and not session._pqc_handles
+    keys = PlainFileKeyStore(store / "keys")
+    keys.classical_path(second).write_bytes(keys.classical_path(first).read_bytes())
+    with open_engine(store) as engine:
+        (problem,) = engine.check_keys()
+        assert problem.startswith(f"0x{second.hex()}: ") and "this account" in problem
