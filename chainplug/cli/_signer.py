@@ -89,12 +89,18 @@ def _serve(args: argparse.Namespace) -> int:
     def finish(backend: SigningBackend, address: Address) -> str | None:
         if not args.registry:
             return None
-        signer = PqcOnlySigner(backend.engine.load_pqc_key(address), address)
+        key = backend.engine.load_pqc_key(address)
         contract = KeyRegistryContract(w3, args.registry)
-        # PQC-only transactions go straight to the chain, the only party that can execute them.
-        return complete_on_chain(
-            w3, contract, signer, lambda raw: str(chain.call("eth_sendRawTransaction", "0x" + raw.hex()))
-        )
+        try:
+            # PQC-only transactions go straight to the chain, the only party that can execute them.
+            return complete_on_chain(
+                w3,
+                contract,
+                PqcOnlySigner(key, address),
+                lambda raw: str(chain.call("eth_sendRawTransaction", "0x" + raw.hex())),
+            )
+        finally:
+            key.destroy()  # run for every PQC_ONLY account at start: do not keep the keys alive
 
     audit = AuditLog(Path(args.audit_log) if args.audit_log else store / "audit.jsonl")
     service = SignerService(open_backend, token=token, audit=audit, complete_on_chain=finish)
