@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from chainplug.envelope import CompositeAccount, PqcOnlySigner
 from chainplug.errors import ChainplugError
 from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry, LegacyVerifier, UpgradedVerifier
-from tests.formal.tlc import FORMAL, tlc_or_skip
+from tests.formal.tlc import FORMAL, run_tlc, tlc_or_skip
 
 CLASSICAL_SECRET, MLDSA_SEED = bytes.fromhex("44" * 32), bytes.fromhex("b4" * 32)
 ACTIVATION = 100
@@ -44,11 +43,7 @@ def model_table(tmp_path: Path) -> dict[tuple[int, bool, str], tuple[bool, bool]
     java, jar = tlc_or_skip()
     for name in ("Fleet.tla", "FleetJudge.tla", "FleetJudge.cfg"):
         shutil.copy(FORMAL / name, tmp_path)
-    result = subprocess.run(
-        [java, f"-Djava.io.tmpdir={tmp_path}", "-cp", str(jar), "tlc2.TLC", "-workers", "1",
-         "-metadir", str(tmp_path / "states"), "-dump", "judge", "-config", "FleetJudge.cfg", "FleetJudge.tla"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = run_tlc(java, jar, tmp_path, "FleetJudge", "FleetJudge.cfg", "-dump", "judge", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     table = {}
     for block in (tmp_path / "judge.dump").read_text().split("State ")[1:]:

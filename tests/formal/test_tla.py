@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.formal.tlc import FORMAL, tlc_or_skip
+from tests.formal.tlc import FORMAL, run_tlc, tlc_or_skip
 
 TIMEOUT_S = 180  # the clean model takes ~20 s, the buggy one ~1 s
 
@@ -24,11 +24,7 @@ def _run_tlc(module: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     for source in FORMAL.glob("*.tla"):
         shutil.copy(source, work)
     shutil.copy(FORMAL / f"{module}.cfg", work)
-    return subprocess.run(
-        [java, f"-Djava.io.tmpdir={tmp_path}", "-cp", str(jar), "tlc2.TLC",
-         "-workers", "1", "-metadir", str(tmp_path / "states"), "-config", f"{module}.cfg", f"{module}.tla"],
-        cwd=work, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
-    )  # fmt: skip
+    return run_tlc(java, jar, work, module, f"{module}.cfg", timeout=TIMEOUT_S)
 
 
 def checked_without_error(module: str, tmp_path: Path, *, min_distinct: int) -> str:

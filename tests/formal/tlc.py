@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,15 @@ def tlc_or_skip() -> tuple[str, Path]:
         print(found)
         pytest.skip(found)
     return found
+
+
+def run_tlc(
+    java: str, jar: Path, work: Path, module: str, config: str, *extra: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run TLC on ``work/module.tla`` with ``work/config`` (the files must be there), one worker,
+    its state files and Java temp files inside ``work``; ``extra`` options go before ``-config``."""
+    return subprocess.run(
+        [java, f"-Djava.io.tmpdir={work}", "-cp", str(jar), "tlc2.TLC", "-workers", "1",
+         "-metadir", str(work / "states"), *extra, "-config", config, f"{module}.tla"],
+        cwd=work, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

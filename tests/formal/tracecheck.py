@@ -27,7 +27,6 @@ files and log before the run, and requires the end to match the store after the 
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +34,9 @@ from pathlib import Path
 from chainplug.migration import read_status
 from chainplug.migration.state import TRANSITIONS, Event, Phase
 from chainplug.types import Address
-from tests.formal.tlc import FORMAL, find_tlc
+from tests.formal.tlc import FORMAL, find_tlc, run_tlc
 
 CONFIG = "MigrationTrace"
-TIMEOUT_S = 180
 
 # key file names of the engine's two key stores: plain files (PlainFileKeyStore) and a vault (VaultKeyStore)
 _CLASSICAL = re.compile(r"0x([0-9a-f]{40})\.(?:classical\.key|secp256k1\.g0\.json)")
@@ -181,17 +179,13 @@ def build_model_graph(work: Path, bounds: Mapping[str, int] | None = None) -> Mo
         config, count = re.subn(rf"^(\s*{name} = )\d+$", rf"\g<1>{value}", config, flags=re.MULTILINE)
         assert count == 1, f"{CONFIG}.cfg sets no constant {name}"
     (work / f"{CONFIG}.cfg").write_text(config)
-    result = subprocess.run(
-        [java, f"-Djava.io.tmpdir={work}", "-cp", str(jar), "tlc2.TLC", "-workers", "1",
-         "-metadir", str(work / "states"), "-dump", "dot,actionlabels", str(work / "graph.dot"),
-         "-config", f"{CONFIG}.cfg", "Migration.tla"],
-        cwd=work, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
-    )  # fmt: skip
+    graph = work / "graph.dot"
+    result = run_tlc(java, jar, work, "Migration", f"{CONFIG}.cfg", "-dump", "dot,actionlabels", str(graph))
     out = result.stdout + result.stderr
     if result.returncode != 0 or "No error has been found" not in out:
         raise AssertionError(f"TLC failed on {CONFIG}.cfg:\n{out}")
     summary = re.search(r"\d+ states generated, \d+ distinct states found", out)
-    return parse_dot((work / "graph.dot").read_text(), summary.group(0) if summary else "")
+    return parse_dot(graph.read_text(), summary.group(0) if summary else "")
 
 
 # --- what a store holds, per key --------------------------------------------------------------------
