@@ -462,7 +462,7 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
         "kind 2 (PQC_ONLY, reserved, not implemented)",
         _envelope(raw, key_id, sig, kind=2),
         "UnsupportedEnvelope",
-        "unsupported-version",
+        "unsupported-kind",
     )
     add("kind-3", "unknown kind byte", _envelope(raw, key_id, sig, kind=3), "MalformedEnvelope", "malformed")
     add("form-2", "unknown key form byte", _envelope(raw, key_id, sig, form=2), "MalformedEnvelope", "malformed")

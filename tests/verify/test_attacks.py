@@ -595,7 +595,7 @@ def test_wrong_suite(sample, hybrid_verifier, suite: int) -> None:
 def test_wrong_kind(sample, hybrid_verifier) -> None:
     _, raw, key, signature = sample
     pqc_only = build_envelope(raw, key, signature, kind=2)
-    rejects(lambda: hybrid_verifier.verify(pqc_only), UnsupportedEnvelope, Reason.UNSUPPORTED_VERSION)
+    rejects(lambda: hybrid_verifier.verify(pqc_only), UnsupportedEnvelope, Reason.UNSUPPORTED_KIND)
     for kind in (0, 3, 255):
         rejects(
             lambda k=kind: hybrid_verifier.verify(build_envelope(raw, key, signature, kind=k)),
