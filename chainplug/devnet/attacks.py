@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..envelope import Envelope, PqcOnlySigner, decode_envelope
+from ..envelope.fees import default_fees
 from .rpc import JsonRpc, RpcFailure, quantity
 
 TOLERATED_BEFORE_ACTIVATION = frozenset({"strip", "pqc-swap"})
@@ -157,8 +158,7 @@ def _build(ctx: AttackContext, kind: str, target: str, state: str) -> tuple[str,
             "to": ctx.sink,
             "value": 10**15,
             "gas": 250_000,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
+            **default_fees(base_fee),
         }
     )
     return (

@@ -27,6 +27,7 @@ from eth_utils.exceptions import ValidationError
 
 from ...crypto.pqc import PQCBackend
 from ...envelope import decode_envelope
+from ...envelope.fees import default_fees
 from ...errors import RegistryError
 from ...registry.artifact import load_artifact
 from ...types import Address, Hash32
@@ -171,8 +172,7 @@ class ChainBackend:
             "gas": REGISTRY_DEPLOY_GAS,
             "value": 0,
             "data": load_artifact()["bytecode"],
-            "maxPriorityFeePerGas": 10**9,
-            "maxFeePerGas": 2 * self.next_base_fee() + 10**9,
+            **default_fees(self.next_base_fee()),
         }
         tx_hash = self.send_raw(bytes(Account.sign_transaction(tx, deployer.private_key).raw_transaction))
         if not self.automine:
