@@ -87,15 +87,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 def describe(data: bytes) -> dict[str, Any]:
     """Decoded fields of a raw transaction or envelope, JSON-ready."""
-    from ..envelope import decode_envelope, decode_transaction, is_envelope
-    from ..envelope.transaction import TX_TYPE_LEGACY
+    from ..envelope import LegacyTransaction, decode_envelope, decode_transaction, is_envelope
 
     envelope = decode_envelope(data) if is_envelope(data) else None
     tx = envelope.transaction if envelope else decode_transaction(data)
     u = tx.unsigned
     info: dict[str, Any] = {
         "kind": "envelope" if envelope else "raw-transaction",
-        "tx_type": "legacy-eip155" if u.tx_type == TX_TYPE_LEGACY else "eip1559",
+        "tx_type": "legacy-eip155" if isinstance(u, LegacyTransaction) else "eip1559",
         "tx_hash": "0x" + tx.tx_hash.hex(),
         "signing_hash": "0x" + tx.signing_hash.hex(),
         "chain_id": u.chain_id,

@@ -38,7 +38,8 @@ from ..constants import (
 from ..crypto.keccak import keccak256
 from ..errors import MalformedEnvelope, Reason, UnsupportedEnvelope
 from ..types import KeyId
-from .transaction import SignedTransaction, decode_transaction
+from .decode import decode_transaction
+from .transaction import SignedTransaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,11 @@ from ..crypto.keccak import keccak256
 from ..crypto.pqc import MLDSA87VerifyingKey, PQCBackend, get_backend, mldsa87_key_id
 from ..crypto.secp256k1 import _recover_address_compact
 from ..envelope.codec import Envelope, decode_envelope
+from ..envelope.decode import decode_pqc_transaction, decode_transaction
+from ..envelope.fields import AccessList
 from ..envelope.message import _message_representative
-from ..envelope.pqc_tx import PqcTransaction, decode_pqc_transaction
-from ..envelope.transaction import AccessList, SignedTransaction, decode_transaction
+from ..envelope.pqc_tx import PqcTransaction
+from ..envelope.transaction import SignedTransaction
 from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, VerificationError
 from ..types import AccountState, Address, Hash32, KeyId
 from .pqc_only import check_pqc_only
