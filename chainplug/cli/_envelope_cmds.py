@@ -61,15 +61,17 @@ def _verify(args: argparse.Namespace) -> int:
 
     data = read_input(args.file)
     registry = InMemoryRegistry.load(args.registry_file) if args.registry_file else None
+    # --block names the registry state to judge by: the parent of the block the transaction enters.
+    inclusion_block = None if args.block is None else args.block + 1
     if args.policy == "legacy":
         result = LegacyVerifier(chain_id=args.chain_id).verify(data)
     elif args.policy == "strict":
-        result = StrictVerifier(registry, chain_id=args.chain_id).verify(data, block=args.block)
+        result = StrictVerifier(registry, chain_id=args.chain_id).verify(data, inclusion_block=inclusion_block)
     else:
         if registry is None:
             raise ConfigError("--policy upgraded needs --registry-file (the sender states it enforces)")
         verifier = UpgradedVerifier(registry, activation_block=args.activation_block, chain_id=args.chain_id)
-        result = verifier.verify(data, block=args.block)
+        result = verifier.verify(data, inclusion_block=inclusion_block)
     payload = {
         "ok": True,
         "policy": result.policy,

@@ -300,10 +300,12 @@ class UpgradedPragueVM(PragueVM):
             return rules.cached_entry(Hash32(parent.hash), account, load)
 
         if transaction.type_id == TX_TYPE_PQC_ONLY:
-            rules.check_pqc_only(pqc_transaction(transaction), read)
+            inner = _pqc_inner(transaction)
+            rules.check_pqc_only(inner.pqc, base_header.block_number, read)
+            inner.__dict__["_signature_ok"] = True  # the rules verified it: py-evm's own check need not again
         else:
             rules.check_classical(
-                transaction.encode(),
+                transaction.encode(),  # py-evm keeps the bytes it decoded: no re-encoding
                 Hash32(transaction.hash),
                 Address(transaction.sender),
                 base_header.block_number,
@@ -311,9 +313,13 @@ class UpgradedPragueVM(PragueVM):
             )
 
 
-def pqc_transaction(transaction: SignedTransactionAPI) -> PqcTransaction:
-    """The chainplug view of a py-evm type-0x50 transaction."""
+def _pqc_inner(transaction: SignedTransactionAPI) -> EvmPqcOnlyTransaction:
     inner = getattr(transaction, "_inner", transaction)
     if not isinstance(inner, EvmPqcOnlyTransaction):
         raise TypeError("not a PQC-only transaction")
-    return inner.pqc
+    return inner
+
+
+def pqc_transaction(transaction: SignedTransactionAPI) -> PqcTransaction:
+    """The chainplug view of a py-evm type-0x50 transaction."""
+    return _pqc_inner(transaction).pqc

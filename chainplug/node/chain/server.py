@@ -249,7 +249,7 @@ class ChainServer:
 
     def _sidecar(self, params: list[Any]) -> str | None:
         stored = self.backend.sidecars.get(wire.data(wire.param(params, 0), "transaction hash", size=32))
-        return wire.hexdata(stored) if stored is not None else None
+        return wire.hexdata(stored.encode()) if stored is not None else None
 
     def _mine(self, params: list[Any]) -> str:
         count = wire.param(params, 0)
