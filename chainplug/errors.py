@@ -121,11 +121,8 @@ class MalformedEnvelope(EnvelopeError, ValueError):
 
 
 class UnsupportedEnvelope(MalformedEnvelope):
-    """Well-framed, but a version, suite or transaction type this build does not implement.
-
-    Kept distinct from an invalid signature (anchors §16 #22): "I cannot check this" is not
-    "this is forged".
-    """
+    """Well-framed, but a version, suite, envelope kind or transaction type this build does not
+    implement. Kept distinct from an invalid signature: "I cannot check this" is not "this is forged"."""
 
     default_reason = Reason.UNSUPPORTED_VERSION
 
@@ -275,7 +272,7 @@ class MalformedKeyFile(KeystoreError, ValueError):
 
 class WeakKdfParameters(MalformedKeyFile):
     """A file asks for password-KDF parameters outside the accepted range (fewer iterations than
-    the minimum, or more than the maximum): refused, never obeyed (anchors §16 #15)."""
+    the minimum, or more than the maximum): refused, never obeyed (a file must not weaken its own KDF)."""
 
     default_reason = Reason.WEAK_KDF
 
@@ -283,7 +280,7 @@ class WeakKdfParameters(MalformedKeyFile):
 class WrongPassphraseOrKey(KeystoreError, ValueError):
     """Authenticated decryption failed. AES-GCM cannot tell a wrong password from a wrong KEM key
     or a modified file (ML-KEM's implicit rejection turns each into a wrong key), so this is one
-    error for all three (anchors §16 #15, #20)."""
+    error for all three (which one it was would help an attacker, not a user)."""
 
     default_reason = Reason.WRONG_PASSWORD_OR_KEY
 
