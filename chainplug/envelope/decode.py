@@ -35,7 +35,7 @@ from . import _reference
 from ._rlp import decode_list, list_header
 from .fields import AccessList, field_names, slot_setters
 from .pqc_tx import PqcOnlyTransaction, PqcTransaction
-from .transaction import ClassicalTransaction, FeeMarketTransaction, LegacyTransaction, SignedTransaction
+from .transaction import FeeMarketTransaction, LegacyTransaction, SignedTransaction
 
 
 def _pin(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
@@ -68,9 +68,45 @@ def _build(cls: type, setters: tuple[Any, ...], *values: Any) -> Any:
     return instance
 
 
-def _signed(
-    unsigned: ClassicalTransaction, signature: RecoverableSignature, signing_hash: Hash32, raw: bytes
-) -> SignedTransaction:
+def _fee_market_signed(
+    v0: int, v1: int, v2: int, v3: int, v4: int, v5: bytes, v6: int, v7: bytes, v8: AccessList,
+    signature: RecoverableSignature, signing_hash: Hash32, raw: bytes,
+) -> SignedTransaction:  # fmt: skip
+    """The hot path's :func:`_build` of a FeeMarketTransaction and its SignedTransaction, unrolled."""
+    unsigned: FeeMarketTransaction = _object_new(FeeMarketTransaction)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _FEE_MARKET
+    s0(unsigned, v0)
+    s1(unsigned, v1)
+    s2(unsigned, v2)
+    s3(unsigned, v3)
+    s4(unsigned, v4)
+    s5(unsigned, v5)
+    s6(unsigned, v6)
+    s7(unsigned, v7)
+    s8(unsigned, v8)
+    signed: SignedTransaction = _object_new(SignedTransaction)
+    set_unsigned, set_signature, set_hash, set_raw = _SIGNED
+    set_unsigned(signed, unsigned)
+    set_signature(signed, signature)
+    set_hash(signed, signing_hash)
+    set_raw(signed, raw)
+    return signed
+
+
+def _legacy_signed(
+    v0: int, v1: int, v2: int, v3: int, v4: bytes, v5: int, v6: bytes,
+    signature: RecoverableSignature, signing_hash: Hash32, raw: bytes,
+) -> SignedTransaction:  # fmt: skip
+    """The hot path's :func:`_build` of a LegacyTransaction and its SignedTransaction, unrolled."""
+    unsigned: LegacyTransaction = _object_new(LegacyTransaction)
+    s0, s1, s2, s3, s4, s5, s6 = _LEGACY
+    s0(unsigned, v0)
+    s1(unsigned, v1)
+    s2(unsigned, v2)
+    s3(unsigned, v3)
+    s4(unsigned, v4)
+    s5(unsigned, v5)
+    s6(unsigned, v6)
     signed: SignedTransaction = _object_new(SignedTransaction)
     set_unsigned, set_signature, set_hash, set_raw = _SIGNED
     set_unsigned(signed, unsigned)
@@ -146,13 +182,11 @@ def _fee_market(raw: bytes) -> SignedTransaction:
                 # trailing signature fields (y_parity is one byte).
                 content_end = stop - 1 - _item_length(r_item) - _item_length(s_item)
                 preimage = b"\x02" + _list_prefix(content_end - start) + raw[start:content_end]
-                unsigned = _build(
-                    FeeMarketTransaction, _FEE_MARKET, chain_id, _from_bytes(nonce, "big"), _from_bytes(tip, "big"),
-                    _from_bytes(fee_cap, "big"), _from_bytes(gas, "big"), to, _from_bytes(value, "big"), data,
-                    access_list,
+                return _fee_market_signed(
+                    chain_id, _from_bytes(nonce, "big"), _from_bytes(tip, "big"), _from_bytes(fee_cap, "big"),
+                    _from_bytes(gas, "big"), to, _from_bytes(value, "big"), data, access_list,
+                    _checked_signature(r, s, 1 if y_item else 0), keccak256(preimage), raw,
                 )  # fmt: skip
-                signature = _checked_signature(r, s, 1 if y_item else 0)
-                return _signed(unsigned, signature, keccak256(preimage), raw)
     return _reference.fee_market(raw, items)
 
 
@@ -179,12 +213,10 @@ def _legacy(raw: bytes) -> SignedTransaction:
                     chain = bytes((0x80 + len(chain),)) + chain
                 content_length = content_end - start + len(chain) + 2
                 preimage = _list_prefix(content_length) + raw[start:content_end] + chain + b"\x80\x80"
-                unsigned = _build(
-                    LegacyTransaction, _LEGACY, chain_id, _from_bytes(nonce, "big"), _from_bytes(gas_price, "big"),
-                    _from_bytes(gas, "big"), to, _from_bytes(value, "big"), data,
+                return _legacy_signed(
+                    chain_id, _from_bytes(nonce, "big"), _from_bytes(gas_price, "big"), _from_bytes(gas, "big"), to,
+                    _from_bytes(value, "big"), data, _checked_signature(r, s, y_parity), keccak256(preimage), raw,
                 )  # fmt: skip
-                signature = _checked_signature(r, s, y_parity)
-                return _signed(unsigned, signature, keccak256(preimage), raw)
     return _reference.legacy(raw, items)
 
 

@@ -146,15 +146,17 @@ def decode(data: bytes) -> Decoded:
 def parse(data: bytes | Decoded) -> tuple[SignedTransaction, Envelope | None]:
     """(classical transaction, envelope or None) of an envelope or a classical transaction, decoding
     bytes strictly. Raises MalformedEnvelope; UnsupportedEnvelope for a PQC-only transaction."""
-    if isinstance(data, Envelope):
-        return data.transaction, data
-    if isinstance(data, SignedTransaction):
-        return data, None
-    if isinstance(data, PqcTransaction):
-        raise UnsupportedEnvelope(
-            f"transaction type 0x{TX_TYPE_PQC_ONLY:02x} is not supported (EIP-1559 type 2 and legacy EIP-155 are)",
-            reason=Reason.UNSUPPORTED_TX_TYPE,
-        )
+    if type(data) is not bytes:  # bytes first: the hot path
+        if isinstance(data, Envelope):
+            return data.transaction, data
+        if isinstance(data, SignedTransaction):
+            return data, None
+        if isinstance(data, PqcTransaction):
+            raise UnsupportedEnvelope(
+                f"transaction type 0x{TX_TYPE_PQC_ONLY:02x} is not supported (EIP-1559 type 2 and legacy EIP-155 are)",
+                reason=Reason.UNSUPPORTED_TX_TYPE,
+            )
+        data = bytes(data)
     if data[:_MAGIC_BYTES] == ENVELOPE_MAGIC:  # is_envelope(), inline (hot path)
         envelope = decode_envelope(data)
         return envelope.transaction, envelope
@@ -296,11 +298,13 @@ def artifact_key_ids(tx: SignedTransaction, artifact_address: bytes) -> frozense
 
 def _as_pqc_only(data: bytes | Decoded) -> PqcTransaction | None:
     """``data`` as a PQC-only transaction if it is one (decoding bytes strictly), else None."""
-    if isinstance(data, PqcTransaction):
-        return data
-    if isinstance(data, Envelope | SignedTransaction) or data[:1] != _PQC_ONLY_TYPE:
-        return None
-    return decode_pqc_transaction(data)
+    if type(data) is not bytes:
+        if isinstance(data, PqcTransaction):
+            return data
+        if isinstance(data, Envelope | SignedTransaction):
+            return None
+        data = bytes(data)
+    return decode_pqc_transaction(data) if data[:1] == _PQC_ONLY_TYPE else None
 
 
 def _verify_pqc_only(
