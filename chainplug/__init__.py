@@ -1,13 +1,18 @@
 """chainplug — move Ethereum-style keys from secp256k1 to ML-DSA-87 (FIPS 204) with zero downtime.
 
-Layout (dependencies flow downward only; DESIGN.md §1):
+Layers (a layer imports only those above it, plus the base modules; docs/design.md §the layers):
 
-    constants, errors, types     shared definitions (security constants live in constants)
-    crypto                       raw primitives: secp256k1, ML-DSA-87, ML-KEM-1024, keccak
-    envelope                     composite envelope v1: CompositeAccount, encode, strict decode
-    verify                       legacy / upgraded / strict verifiers, registry interface
-    migration                    four-state engine, write-ahead log, recovery
-    cli                          the ``chainplug`` command
+    constants, errors, types, _fs  shared definitions (security constants live in constants)
+    crypto                         raw primitives: secp256k1, ML-DSA-87, ML-KEM-1024, keccak
+    envelope                       the transaction types, the composite envelope v1, M', signing
+    verify                         legacy / upgraded / strict / pqc-only verifiers, the activation rule
+    keystore                       dual-compromise key files and vaults
+    migration                      four-state engine, write-ahead log, erasure, recovery, fleet gate
+    registry                       the KeyRegistry contract and its web3 bindings
+    signer                         web3.py middleware, the HTTP signer service, its audit log
+    node                           admission hook, gateway, validator, the embedded chain
+    devnet                         a mixed fleet of processes driven through a scenario, and its report
+    cli                            the ``chainplug`` command
 
 Start from :class:`CompositeAccount` (signing) and :mod:`chainplug.verify` (verifying). The public
 names below are imported on first use so that ``chainplug --help`` starts fast.

@@ -2,14 +2,17 @@
 
 Every error the package raises on purpose derives from :class:`ChainplugError` and carries a
 machine-readable :attr:`ChainplugError.reason` (a :class:`Reason`) that tests, the CLI's ``--json``
-output and RPC clients can switch on. Messages say what to do; they never contain key material.
-Where a builtin means the same thing, the error also inherits it (``MalformedEnvelope`` is a
-``ValueError``), so generic callers keep working.
+output and RPC clients can switch on. Each class declares the reason its instances carry unless the
+raiser names another (``default_reason``, in the class's own body: nothing is inherited silently);
+a class that only groups others is declared ``abstract`` and cannot be raised itself. Messages say
+what to do; they never contain key material. Where a builtin means the same thing, the error also
+inherits it (``MalformedEnvelope`` is a ``ValueError``), so generic callers keep working.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, ClassVar
 
 
 class Reason(StrEnum):
@@ -23,6 +26,7 @@ class Reason(StrEnum):
     NON_CANONICAL = "non-canonical"
     UNSUPPORTED_VERSION = "unsupported-version"
     UNSUPPORTED_SUITE = "unsupported-suite"
+    UNSUPPORTED_KIND = "unsupported-kind"
     UNSUPPORTED_TX_TYPE = "unsupported-transaction-type"
     # signatures
     INVALID_SIGNATURE = "invalid-signature"
@@ -38,6 +42,7 @@ class Reason(StrEnum):
     # keys, backends, configuration
     INVALID_KEY = "invalid-key"
     BACKEND_UNAVAILABLE = "backend-unavailable"
+    BACKEND_FAILED = "backend-failed"
     BAD_CONFIG = "bad-config"
     # migration
     ILLEGAL_TRANSITION = "illegal-transition"
@@ -48,6 +53,8 @@ class Reason(StrEnum):
     KEY_MISSING = "key-missing"
     WAL_CORRUPT = "wal-corrupt"
     WAL_GENERATION = "wal-generation"
+    # logs kept by services (attestations, audit)
+    LOG_CORRUPT = "log-corrupt"
     # keystore
     WRONG_PASSWORD_OR_KEY = "wrong-password-or-key"  # noqa: S105 - a reason code, not a password
     WEAK_KDF = "weak-kdf-parameters"
@@ -57,11 +64,20 @@ class Reason(StrEnum):
 
 
 class ChainplugError(Exception):
-    """Root of every error chainplug raises deliberately."""
+    """Root of every error chainplug raises deliberately (abstract: raise one of its subclasses)."""
 
-    default_reason: Reason = Reason.MALFORMED
+    default_reason: ClassVar[Reason]
+    """The reason an instance carries unless the raiser names one; declared by every concrete class."""
+    abstract: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
+        # tests/test_errors.py holds every concrete class to declaring its own default_reason
+        super().__init_subclass__(**kwargs)
+        cls.abstract = abstract
 
     def __init__(self, message: str, *, reason: Reason | None = None) -> None:
+        if type(self).abstract:
+            raise TypeError(f"{type(self).__name__} only groups errors: raise one of its subclasses")
         super().__init__(message)
         self.reason: Reason = reason if reason is not None else self.default_reason
 
@@ -74,7 +90,9 @@ class ChainplugError(Exception):
 
 
 class CryptoError(ChainplugError):
-    """A primitive could not do its job (bad key bytes, unavailable backend)."""
+    """A primitive could not do its job (a backend failed to sign, encapsulate or generate)."""
+
+    default_reason = Reason.BACKEND_FAILED
 
 
 class InvalidKey(CryptoError, ValueError):
@@ -92,40 +110,42 @@ class BackendUnavailable(CryptoError, RuntimeError):
 # --- envelope layer ---------------------------------------------------------------------------
 
 
-class EnvelopeError(ChainplugError):
+class EnvelopeError(ChainplugError, abstract=True):
     """Problems with composite envelope bytes or the transactions inside them."""
 
 
 class MalformedEnvelope(EnvelopeError, ValueError):
     """Bytes are not a well-formed composite envelope v1 (or transaction). The one decode error."""
 
+    default_reason = Reason.MALFORMED
+
 
 class UnsupportedEnvelope(MalformedEnvelope):
-    """Well-framed, but a version, suite or transaction type this build does not implement.
-
-    Kept distinct from an invalid signature (anchors §16 #22): "I cannot check this" is not
-    "this is forged".
-    """
+    """Well-framed, but a version, suite, envelope kind or transaction type this build does not
+    implement. Kept distinct from an invalid signature: "I cannot check this" is not "this is forged"."""
 
     default_reason = Reason.UNSUPPORTED_VERSION
 
 
 class MalformedTransaction(MalformedEnvelope):
-    """The classical transaction bytes (alone or inside an envelope) are not a canonical signed
-    EIP-1559 or EIP-155 transaction."""
+    """The transaction (bytes alone or inside an envelope, or the fields given to sign) is not a
+    canonical EIP-1559, EIP-155 or PQC-only transaction."""
+
+    default_reason = Reason.MALFORMED
 
 
 # --- verify layer -----------------------------------------------------------------------------
 
 
-class VerificationError(ChainplugError):
+class VerificationError(ChainplugError, abstract=True):
     """A well-formed transaction or envelope was rejected."""
-
-    default_reason = Reason.INVALID_SIGNATURE
 
 
 class InvalidSignature(VerificationError):
-    """A signature does not verify. Deliberately does not say which component failed (anchors #20)."""
+    """A signature does not verify. Deliberately does not say which component failed (which one a
+    forger got wrong is information to them, nothing a user can act on)."""
+
+    default_reason = Reason.INVALID_SIGNATURE
 
 
 class PolicyRejected(VerificationError):
@@ -155,20 +175,18 @@ class ConfigError(ChainplugError, ValueError):
 # --- migration layer --------------------------------------------------------------------------
 
 
-class MigrationError(ChainplugError):
+class MigrationError(ChainplugError, abstract=True):
     """The migration engine cannot do what was asked, or its store is inconsistent."""
 
-    default_reason = Reason.WAL_CORRUPT
 
-
-class MigrationRejected(MigrationError):
+class MigrationRejected(MigrationError, abstract=True):
     """A well-formed request the engine refuses in the account's current state (CLI exit 1)."""
-
-    default_reason = Reason.ILLEGAL_TRANSITION
 
 
 class IllegalTransition(MigrationRejected):
     """The transition table has no such move (no skipping, no way back but HYBRID → CLASSICAL)."""
+
+    default_reason = Reason.ILLEGAL_TRANSITION
 
 
 class GateRejected(MigrationRejected):
@@ -241,7 +259,7 @@ class WalCorrupt(MigrationError):
 # --- keystore layer ---------------------------------------------------------------------------
 
 
-class KeystoreError(ChainplugError):
+class KeystoreError(ChainplugError, abstract=True):
     """Key files, vaults and KEM key files (chainplug.keystore, docs/keystore.md)."""
 
 
@@ -249,10 +267,12 @@ class MalformedKeyFile(KeystoreError, ValueError):
     """Not a well-formed, canonical key file, vault manifest, KEM key file or V3 keystore of a
     supported version. Nothing was decrypted."""
 
+    default_reason = Reason.MALFORMED
+
 
 class WeakKdfParameters(MalformedKeyFile):
     """A file asks for password-KDF parameters outside the accepted range (fewer iterations than
-    the minimum, or more than the maximum): refused, never obeyed (anchors §16 #15)."""
+    the minimum, or more than the maximum): refused, never obeyed (a file must not weaken its own KDF)."""
 
     default_reason = Reason.WEAK_KDF
 
@@ -260,7 +280,7 @@ class WeakKdfParameters(MalformedKeyFile):
 class WrongPassphraseOrKey(KeystoreError, ValueError):
     """Authenticated decryption failed. AES-GCM cannot tell a wrong password from a wrong KEM key
     or a modified file (ML-KEM's implicit rejection turns each into a wrong key), so this is one
-    error for all three (anchors §16 #15, #20)."""
+    error for all three (which one it was would help an attacker, not a user)."""
 
     default_reason = Reason.WRONG_PASSWORD_OR_KEY
 

@@ -178,6 +178,13 @@ def _envelope(raw: bytes, key: bytes, signature: bytes, **header: int) -> bytes:
 # --- running a vector through chainplug (the build's self-check) ------------------------------------
 
 
+def inclusion_block(check: dict[str, Any]) -> int | None:
+    """The block the transaction enters. A verdict's ``block`` is the registry state it reads: the
+    parent of that block (None: latest state, activated)."""
+    block = check.get("block")
+    return None if block is None else int(block) + 1
+
+
 def run(data: bytes, check: dict[str, Any], registries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Run one verdict description; return {"accepted": ...} or {"error": class, "reason": code}."""
     registry = InMemoryRegistry.from_json(registries[check["registry"]]) if check.get("registry") else None
@@ -193,7 +200,7 @@ def run(data: bytes, check: dict[str, Any], registries: dict[str, dict[str, Any]
             registry, activation_block=check.get("activation_block", 0), chain_id=check.get("chain_id")
         )
     try:
-        options = {} if kind == "legacy" else {"block": check.get("block")}
+        options = {} if kind == "legacy" else {"inclusion_block": inclusion_block(check)}
         result = verifier.verify(data, **options)
     except errors.ChainplugError as exc:
         return {"accepted": False, "error": type(exc).__name__, "reason": exc.reason.value}
@@ -462,7 +469,7 @@ def _negatives(accounts: dict[str, tuple[CompositeAccount, bytes]], built: dict[
         "kind 2 (PQC_ONLY, reserved, not implemented)",
         _envelope(raw, key_id, sig, kind=2),
         "UnsupportedEnvelope",
-        "unsupported-version",
+        "unsupported-kind",
     )
     add("kind-3", "unknown kind byte", _envelope(raw, key_id, sig, kind=3), "MalformedEnvelope", "malformed")
     add("form-2", "unknown key form byte", _envelope(raw, key_id, sig, form=2), "MalformedEnvelope", "malformed")

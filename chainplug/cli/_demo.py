@@ -33,6 +33,7 @@ def run_demo() -> dict[str, Any]:
     from web3.types import Wei
 
     from ..envelope import CompositeAccount
+    from ..envelope.fees import default_fees
     from ..errors import PolicyRejected
     from ..types import AccountState
     from ..verify import InMemoryRegistry, LegacyVerifier, UpgradedVerifier
@@ -52,8 +53,7 @@ def run_demo() -> dict[str, Any]:
             "to": funder,
             "value": 12345,
             "gas": 21000,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
+            **default_fees(base_fee),
         }
     )
     checks: dict[str, bool] = {}

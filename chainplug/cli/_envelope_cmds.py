@@ -61,15 +61,17 @@ def _verify(args: argparse.Namespace) -> int:
 
     data = read_input(args.file)
     registry = InMemoryRegistry.load(args.registry_file) if args.registry_file else None
+    # --block names the registry state to judge by: the parent of the block the transaction enters.
+    inclusion_block = None if args.block is None else args.block + 1
     if args.policy == "legacy":
         result = LegacyVerifier(chain_id=args.chain_id).verify(data)
     elif args.policy == "strict":
-        result = StrictVerifier(registry, chain_id=args.chain_id).verify(data, block=args.block)
+        result = StrictVerifier(registry, chain_id=args.chain_id).verify(data, inclusion_block=inclusion_block)
     else:
         if registry is None:
             raise ConfigError("--policy upgraded needs --registry-file (the sender states it enforces)")
         verifier = UpgradedVerifier(registry, activation_block=args.activation_block, chain_id=args.chain_id)
-        result = verifier.verify(data, block=args.block)
+        result = verifier.verify(data, inclusion_block=inclusion_block)
     payload = {
         "ok": True,
         "policy": result.policy,
@@ -87,15 +89,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 def describe(data: bytes) -> dict[str, Any]:
     """Decoded fields of a raw transaction or envelope, JSON-ready."""
-    from ..envelope import decode_envelope, decode_transaction, is_envelope
-    from ..envelope.transaction import TX_TYPE_LEGACY
+    from ..envelope import LegacyTransaction, decode_envelope, decode_transaction, is_envelope
 
     envelope = decode_envelope(data) if is_envelope(data) else None
     tx = envelope.transaction if envelope else decode_transaction(data)
     u = tx.unsigned
     info: dict[str, Any] = {
         "kind": "envelope" if envelope else "raw-transaction",
-        "tx_type": "legacy-eip155" if u.tx_type == TX_TYPE_LEGACY else "eip1559",
+        "tx_type": "legacy-eip155" if isinstance(u, LegacyTransaction) else "eip1559",
         "tx_hash": "0x" + tx.tx_hash.hex(),
         "signing_hash": "0x" + tx.signing_hash.hex(),
         "chain_id": u.chain_id,

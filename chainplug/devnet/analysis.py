@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..verify import PqcStatus, pqc_enforced
 from .attacks import AttackRecord
 from .observer import BlockSeen, BlockVerdict, quorum_reached
 from .traffic import SentTx
@@ -189,7 +190,8 @@ def _invalid_accepted(
                 continue
             for tx in verdict.txs:
                 attack = tx.tx_hash in must_reject
-                weak = height >= activation_block and tx.pqc in ("missing", "invalid")
+                enforced = pqc_enforced(inclusion_block=height, activation_block=activation_block)
+                weak = enforced and tx.pqc in (PqcStatus.MISSING, PqcStatus.INVALID)
                 if tx.accepted and (attack or weak):
                     found.append(
                         {

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..envelope import Envelope, PqcOnlySigner, decode_envelope
+from ..envelope.fees import default_fees
+from ..verify import pqc_enforced
 from .rpc import JsonRpc, RpcFailure, quantity
 
 TOLERATED_BEFORE_ACTIVATION = frozenset({"strip", "pqc-swap"})
@@ -79,7 +81,7 @@ def choose_target(kind: str, states: dict[str, str], preferred: list[str]) -> st
 
 def run_attack(ctx: AttackContext, kind: str, target: str, state: str, via: str, head: int) -> AttackRecord:
     """Build and send one attack; returns what happened at admission."""
-    enforced = head + 1 >= ctx.activation_block  # the transaction would enter the next block
+    enforced = pqc_enforced(inclusion_block=head + 1, activation_block=ctx.activation_block)  # enters the next block
     expected = "tolerated" if kind in TOLERATED_BEFORE_ACTIVATION and not enforced else "rejected"
     record = AttackRecord(kind, target, state, via, time.time(), head, expected)
     try:
@@ -157,8 +159,7 @@ def _build(ctx: AttackContext, kind: str, target: str, state: str) -> tuple[str,
             "to": ctx.sink,
             "value": 10**15,
             "gas": 250_000,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
+            **default_fees(base_fee),
         }
     )
     return (

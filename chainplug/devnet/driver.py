@@ -21,8 +21,6 @@ from .rpc import DevnetError, RpcFailure
 from .scenario import TARGET_STATE, Event, Scenario
 from .traffic import Traffic
 
-ORDER = {state.name: state.value for state in AccountState}
-
 
 class Driver:
     def __init__(
@@ -79,9 +77,9 @@ class Driver:
 
     def _path(self, event: Event, current: str) -> list[str]:
         if event.action == "migrate":
-            return [s for s in ("HYBRID", "FINALIZING", "PQC_ONLY") if ORDER[s] > ORDER[current]]
+            return [state.name for state in AccountState if state > AccountState[current]]
         target = TARGET_STATE[event.action]
-        return [target] if ORDER[target] > ORDER[current] else []
+        return [target] if AccountState[target] > AccountState[current] else []
 
     def _migration(self, event: Event, record: EventRecord) -> None:
         self.observer.refresh_accounts()
@@ -110,7 +108,7 @@ class Driver:
         step = StepRecord(account, to, time.time(), self.observer.head)
         self.steps.append(step)
         chain = self.network.require_chain()
-        if ORDER[to] > ORDER["HYBRID"] and not chain.pqc_only_tx and not gate_check:
+        if AccountState[to] > AccountState.HYBRID and not chain.pqc_only_tx and not gate_check:
             step.outcome, step.detail = "skipped", "the chain cannot execute PQC-only transactions"
             return step
         with self.traffic.hold([account]):
@@ -171,7 +169,11 @@ class Driver:
             record.detail.append(fault.recovery)
 
     def _do_crash_signer(self, event: Event, record: EventRecord) -> None:
-        if event.crash_at and ORDER[event.to] > ORDER["HYBRID"] and not self.network.require_chain().pqc_only_tx:
+        if (
+            event.crash_at
+            and AccountState[event.to] > AccountState.HYBRID
+            and not self.network.require_chain().pqc_only_tx
+        ):
             record.detail.append("skipped: the chain cannot execute PQC-only transactions")
             return
         fault = crash_signer(self, event)

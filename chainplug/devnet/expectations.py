@@ -17,8 +17,6 @@ from ._table import Table
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-ORDER = ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY")
-
 
 @dataclass(frozen=True, slots=True)
 class Expectations:
@@ -70,7 +68,7 @@ def evaluate(scenario: Scenario, report: dict[str, Any]) -> list[dict[str, Any]]
     checks.append(_check("every event succeeded", [], failed_events, not failed_events))
     if expect.final_state is not None:
         wanted, note = expect.final_state, ""
-        if not report["chain"]["pqc_only_tx"] and ORDER.index(wanted) > ORDER.index("HYBRID"):
+        if not report["chain"]["pqc_only_tx"] and AccountState[wanted] > AccountState.HYBRID:
             wanted, note = "HYBRID", "capped at HYBRID: this chain cannot execute PQC-only transactions"
         states = {a["address"]: a["final_state"] for a in report["migration"]["accounts"]}
         off = {a: s for a, s in states.items() if s != wanted}

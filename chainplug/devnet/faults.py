@@ -17,14 +17,13 @@ import time
 from typing import TYPE_CHECKING
 
 from ..registry import KeyRegistryContract
+from ..types import AccountState
 from .records import FaultRecord, StepRecord
 from .rpc import DevnetError, RpcFailure, get_json
 from .scenario import Event
 
 if TYPE_CHECKING:
     from .driver import Driver
-
-ORDER = ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY")
 
 
 def crash_validator(driver: Driver, name: str, event: Event) -> FaultRecord:
@@ -62,7 +61,7 @@ def crash_signer(driver: Driver, event: Event) -> FaultRecord:
     if event.crash_at is None:  # a plain SIGKILL between requests: nothing may move
         candidates = chosen[:1]
     else:
-        candidates = [a for a in chosen if ORDER.index(states.get(a, "CLASSICAL")) < ORDER.index(event.to)]
+        candidates = [a for a in chosen if AccountState[states.get(a, "CLASSICAL")] < AccountState[event.to]]
     target = candidates[0] if candidates else "-"
     fault = FaultRecord("signer-crash", target, event.phase, time.time(), observer.head, crash_point=event.crash_at)
     if not candidates:

@@ -16,7 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..errors import Reason
+from ..node.attestations import TxCheck
 from ..types import AccountState
+from ..verify import PqcStatus
 from .rpc import JsonRpc, RpcFailure, get_json, quantity
 
 
@@ -40,8 +43,9 @@ class BlockSeen:
 class TxVerdict:
     tx_hash: str
     accepted: bool
-    reason: str
-    pqc: str | None
+    reason: Reason | None
+    """Why the validator rejected it; None when accepted."""
+    pqc: PqcStatus | None
     sidecar: bool
 
 
@@ -54,8 +58,12 @@ class BlockVerdict:
     height: int
     accepted: bool
     checked_at: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     txs: tuple[TxVerdict, ...]
+
+
+def _tx_verdict(check: TxCheck) -> TxVerdict:
+    return TxVerdict(check.tx_hash, check.accepted, check.reason, check.pqc, check.sidecar)
 
 
 def quorum_reached(accepts: int, fleet_size: int) -> bool:
@@ -170,17 +178,8 @@ class Observer:
                 height=int(item["height"]),
                 accepted=bool(item["accepted"]),
                 checked_at=float(item.get("checked_at", 0.0)),
-                reasons=tuple(item.get("reasons", ())),
-                txs=tuple(
-                    TxVerdict(
-                        str(t["tx_hash"]),
-                        bool(t["accepted"]),
-                        str(t["reason"]),
-                        t.get("pqc"),
-                        bool(t.get("sidecar", False)),
-                    )
-                    for t in item.get("txs", ())
-                ),
+                reasons=tuple(Reason(r) for r in item.get("reasons", ())),
+                txs=tuple(_tx_verdict(TxCheck.from_json(t)) for t in item.get("txs", ())),
             )
             with self.lock:
                 known[verdict.height] = verdict

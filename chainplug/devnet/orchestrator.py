@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..verify import pqc_enforced
 from .analysis import analyse
 from .attacks import AttackContext
 from .driver import Driver
@@ -95,7 +96,10 @@ def running_devnet(
             wait = scenario.timeout if validator.remote else 90.0
             network.wait_validator(name, height=observer.head, version=validator.version, timeout=wait)
         warnings = []
-        if observer.head + 1 >= chain.activation_block > 0:
+        next_block = observer.head + 1
+        if chain.activation_block > 0 and pqc_enforced(
+            inclusion_block=next_block, activation_block=chain.activation_block
+        ):
             warnings.append(
                 f"the chain passed the activation block ({chain.activation_block}) during setup (ready at block "
                 f"{observer.head}): every scheduled step ran after activation; raise [chain] activation_block"

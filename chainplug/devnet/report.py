@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..types import AccountState
 from .analysis import Facts
 from .attacks import AttackRecord
 from .driver import Driver
@@ -22,7 +23,8 @@ from .records import StepRecord
 from .scenario import Scenario
 
 SCHEMA_ID = "chainplug-devnet-report/1"
-ORDER = ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY")
+STATE_NAMES = tuple(state.name for state in AccountState)
+"""The migration states' names, in migration order (AccountState is ordered)."""
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def migration(steps: list[StepRecord], accounts: list[dict[str, Any]], order: li
         state: _stats(
             [s.done_at - s.requested_at for s in steps if s.to == state and s.outcome == "ok" and s.done_at is not None]
         )
-        for state in ORDER[1:]
+        for state in STATE_NAMES[1:]
     }
     return {
         "accounts": per_account,
@@ -207,7 +209,7 @@ def build_report(
             "invalid_accepted": facts.invalid_accepted,
             "pq": facts.pq,
         },
-        "accounts_by_state": {state: states.get(state, 0) for state in ORDER},
+        "accounts_by_state": {state: states.get(state, 0) for state in STATE_NAMES},
         "account_samples": [asdict(s) for s in data.samples],
         "migration": migration(steps, data.accounts, order),
         "faults": [asdict(f) for f in (driver.faults if driver else [])],

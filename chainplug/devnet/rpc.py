@@ -24,6 +24,8 @@ class DevnetError(ChainplugError, RuntimeError):
 class RpcFailure(DevnetError):
     """A JSON-RPC error answer, or no answer at all (``code`` None: unreachable)."""
 
+    default_reason = Reason.BAD_CONFIG
+
     def __init__(self, url: str, method: str, code: int | None, message: str, data: Any = None) -> None:
         super().__init__(f"{method} at {url}: {message}")
         self.url = url

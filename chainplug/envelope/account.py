@@ -10,7 +10,7 @@ hybrid-originated. Legacy EIP-155 transactions have no access list and therefore
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -27,14 +27,9 @@ from ..crypto.secp256k1 import Secp256k1PrivateKey
 from ..errors import MalformedTransaction
 from ..types import Address, Hash32, KeyId
 from .codec import Envelope
+from .fields import as_bytes, as_int, from_mapping
 from .message import classical_signature_hash, message_representative
-from .transaction import (
-    TX_TYPE_LEGACY,
-    AccessList,
-    SignedTransaction,
-    UnsignedTransaction,
-    decode_transaction,
-)
+from .transaction import TX_TYPE_LEGACY, FeeMarketTransaction, LegacyTransaction, SignedTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,59 +46,7 @@ class SignedComposite:
     """The decoded classical transaction."""
 
 
-def _as_int(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise MalformedTransaction(f"transaction field {name} must be an integer")
-    if isinstance(value, int):
-        result = value
-    elif isinstance(value, str):
-        try:
-            result = int(value, 16) if value.lower().startswith("0x") else int(value)
-        except ValueError as exc:
-            raise MalformedTransaction(f"transaction field {name} is not a number") from exc
-    else:
-        raise MalformedTransaction(f"transaction field {name} must be an integer")
-    if result < 0:
-        raise MalformedTransaction(f"transaction field {name} must not be negative")
-    return result
-
-
-def _as_bytes(value: Any, name: str) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    if isinstance(value, str):
-        text = value[2:] if value.lower().startswith("0x") else value
-        try:
-            return bytes.fromhex(text)
-        except ValueError as exc:
-            raise MalformedTransaction(f"transaction field {name} is not hex") from exc
-    raise MalformedTransaction(f"transaction field {name} must be bytes or a hex string")
-
-
-def _access_list(value: Any) -> AccessList:
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple):
-        raise MalformedTransaction("accessList must be a list of {address, storageKeys} entries")
-    entries = []
-    for entry in value:
-        if isinstance(entry, Mapping):
-            address, keys = entry.get("address"), entry.get("storageKeys", ())
-        elif isinstance(entry, list | tuple) and len(entry) == 2:
-            address, keys = entry
-        else:
-            raise MalformedTransaction("accessList entry must be {address, storageKeys} or [address, keys]")
-        if not isinstance(keys, list | tuple):
-            raise MalformedTransaction("accessList storageKeys must be a list")
-        address_bytes = _as_bytes(address, "accessList address")
-        key_bytes = tuple(_as_bytes(k, "accessList storage key") for k in keys)
-        if len(address_bytes) != 20 or any(len(k) != 32 for k in key_bytes):
-            raise MalformedTransaction("accessList addresses must be 20 bytes and storage keys 32 bytes")
-        entries.append((address_bytes, key_bytes))
-    return tuple(entries)
-
-
-def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
+def unsigned_from_dict(tx: Mapping[str, Any]) -> LegacyTransaction | FeeMarketTransaction:
     """Build the unsigned transaction from an eth-account / web3.py style dict.
 
     Keys: chainId, nonce, gas, to, value, data, and either maxFeePerGas + maxPriorityFeePerGas
@@ -123,69 +66,34 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
     legacy = "gasPrice" in tx
     declared = tx.get("type")
     if declared is not None:
-        kind = _as_int(declared, "type")
+        kind = as_int(declared, "type")
         if kind not in (TX_TYPE_EIP1559, TX_TYPE_LEGACY):
             raise MalformedTransaction("only type 2 (EIP-1559) and legacy (EIP-155) transactions are signed")
         legacy = kind == TX_TYPE_LEGACY
-    for name in ("nonce", "gas"):
-        if name not in tx:
-            raise MalformedTransaction(f"transaction needs {name}")
-    to = _as_bytes(tx.get("to") or b"", "to")
-    if len(to) not in (0, 20):
-        raise MalformedTransaction("to must be a 20-byte address")
-    common: dict[str, Any] = dict(
-        chain_id=_as_int(tx["chainId"], "chainId"),
-        nonce=_as_int(tx["nonce"], "nonce"),
-        gas=_as_int(tx["gas"], "gas"),
-        to=to,
-        value=_as_int(tx.get("value", 0), "value"),
-        data=_as_bytes(tx.get("data", tx.get("input", b"")), "data"),
-    )
-    if common["chain_id"] == 0:
-        raise MalformedTransaction("chainId must be positive")
     if legacy:
-        if "gasPrice" not in tx:
-            raise MalformedTransaction("legacy (type 0) transaction needs gasPrice")
         if tx.get("accessList"):
             raise MalformedTransaction("legacy transactions cannot carry an access list")
-        return UnsignedTransaction(tx_type=TX_TYPE_LEGACY, gas_price=_as_int(tx["gasPrice"], "gasPrice"), **common)
+        fields = {key: value for key, value in tx.items() if key != "accessList"}
+        return from_mapping(LegacyTransaction, fields)
     if "gasPrice" in tx:
         raise MalformedTransaction(
             "EIP-1559 (type 2) transaction takes maxFeePerGas/maxPriorityFeePerGas, not gasPrice"
         )
-    for name in ("maxFeePerGas", "maxPriorityFeePerGas"):
-        if name not in tx:
-            raise MalformedTransaction(f"EIP-1559 transaction needs {name}")
-    return UnsignedTransaction(
-        tx_type=TX_TYPE_EIP1559,
-        max_fee_per_gas=_as_int(tx["maxFeePerGas"], "maxFeePerGas"),
-        max_priority_fee_per_gas=_as_int(tx["maxPriorityFeePerGas"], "maxPriorityFeePerGas"),
-        access_list=_access_list(tx.get("accessList")),
-        **common,
-    )
+    return from_mapping(FeeMarketTransaction, tx)
 
 
-def with_artifact(unsigned: UnsignedTransaction, artifact_address: bytes, key_id: KeyId) -> UnsignedTransaction:
+def with_artifact(
+    unsigned: LegacyTransaction | FeeMarketTransaction, artifact_address: bytes, key_id: KeyId
+) -> LegacyTransaction | FeeMarketTransaction:
     """Add the WNS artifact entry (and its EIP-2930 intrinsic gas) unless it is already present."""
-    if unsigned.tx_type != TX_TYPE_EIP1559:
-        return unsigned
+    if not isinstance(unsigned, FeeMarketTransaction):
+        return unsigned  # EIP-155 has no access list, so no artifact
     for address, keys in unsigned.access_list:
         if address == artifact_address and key_id in keys:
             return unsigned
     entry = (bytes(artifact_address), (bytes(key_id),))
     extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
-    return UnsignedTransaction(
-        tx_type=unsigned.tx_type,
-        chain_id=unsigned.chain_id,
-        nonce=unsigned.nonce,
-        gas=unsigned.gas + extra_gas,
-        to=unsigned.to,
-        value=unsigned.value,
-        data=unsigned.data,
-        max_priority_fee_per_gas=unsigned.max_priority_fee_per_gas,
-        max_fee_per_gas=unsigned.max_fee_per_gas,
-        access_list=(*unsigned.access_list, entry),
-    )
+    return replace(unsigned, gas=unsigned.gas + extra_gas, access_list=(*unsigned.access_list, entry))
 
 
 class CompositeAccount:
@@ -244,25 +152,22 @@ class CompositeAccount:
         return self._pqc.public_key_bytes
 
     def sign_transaction(self, tx: Mapping[str, Any]) -> SignedComposite:
-        """Sign ``tx`` classically (stock format) and with ML-DSA-87 over M' (DESIGN.md §3)."""
-        if "from" in tx and _as_bytes(tx["from"], "from") != self.address_bytes:
+        """Sign ``tx`` classically (stock format) and with ML-DSA-87 over M' (docs/envelope-v1.md §M')."""
+        if "from" in tx and as_bytes(tx["from"], "from") != self.address_bytes:
             raise MalformedTransaction("transaction 'from' is not this account")
         unsigned = with_artifact(unsigned_from_dict(tx), self._artifact_address, self._key_id)
-        signing_hash = unsigned.signing_hash()
-        signature = self._classical.sign_digest(signing_hash)
-        raw = unsigned.encode_signed(signature)
+        transaction = SignedTransaction.sign(unsigned, self._classical.sign_digest)
         m_prime = message_representative(
             chain_id=unsigned.chain_id,
             sender=self.address_bytes,
             key_id=self._key_id,
-            signing_hash=signing_hash,
-            classical_signature_hash=classical_signature_hash(signature),
+            signing_hash=transaction.signing_hash,
+            classical_signature_hash=classical_signature_hash(transaction.signature),
         )
         pqc_signature = self._pqc.sign(m_prime, SUITE_LABEL)
-        transaction = decode_transaction(raw)
         key = self._pqc.public_key_bytes if self._include_public_key else self._key_id
         envelope = Envelope(transaction, key, pqc_signature).encode()
-        return SignedComposite(raw, envelope, transaction.tx_hash, transaction)
+        return SignedComposite(transaction.raw, envelope, transaction.tx_hash, transaction)
 
     def __repr__(self) -> str:
         return f"CompositeAccount(address={self.address}, key_id=0x{self._key_id.hex()})"

@@ -38,7 +38,8 @@ from ..constants import (
 from ..crypto.keccak import keccak256
 from ..errors import MalformedEnvelope, Reason, UnsupportedEnvelope
 from ..types import KeyId
-from .transaction import SignedTransaction, decode_transaction
+from .decode import decode_transaction
+from .transaction import SignedTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def decode_envelope(data: bytes) -> Envelope:
     if suite != SUITE_ID_MLDSA87_SECP256K1:
         raise UnsupportedEnvelope(f"envelope suite {suite} is not supported", reason=Reason.UNSUPPORTED_SUITE)
     if kind == KIND_PQC_ONLY:
-        raise UnsupportedEnvelope("PQC_ONLY envelopes are not supported by this build")
+        raise UnsupportedEnvelope("PQC_ONLY envelopes are not supported by this build", reason=Reason.UNSUPPORTED_KIND)
     if kind != KIND_HYBRID:
         raise MalformedEnvelope(f"unknown envelope kind {kind}")
     if form == FORM_KEY_ID:

@@ -8,12 +8,12 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from ..constants import SUITE_LABEL, TX_TYPE_EIP1559
+from ..constants import SUITE_LABEL
 from ..crypto.pqc import MLDSA87SigningKey, PQCBackend, get_backend
 from ..errors import MalformedTransaction
 from ..types import Address, Hash32, KeyId
-from .account import unsigned_from_dict
-from .pqc_tx import PqcTransaction, UnsignedPqcTransaction
+from .fields import from_mapping
+from .pqc_tx import PqcOnlyTransaction, PqcTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,10 @@ def _address(value: object) -> Address:
     if len(address) != 20:
         raise MalformedTransaction("address must be 20 bytes")
     return Address(address)
+
+
+_KNOWN = frozenset({"chainId", "nonce", "gas", "to", "value", "data", "input", "maxFeePerGas",
+                    "maxPriorityFeePerGas", "accessList", "type", "from"})  # fmt: skip
 
 
 class PqcOnlySigner:
@@ -77,26 +81,16 @@ class PqcOnlySigner:
     def sign_transaction(self, tx: Mapping[str, Any]) -> SignedPqcTransaction:
         """Sign a web3.py-style dict (chainId, nonce, gas, to, value, data, maxFeePerGas,
         maxPriorityFeePerGas, accessList; ``from`` must be the sender if given)."""
-        fields = {key: value for key, value in tx.items() if key not in ("type", "from")}
         if "from" in tx and _address(tx["from"]) != self._sender:
             raise MalformedTransaction("transaction 'from' is not this signer's sender")
         if "gasPrice" in tx:
             raise MalformedTransaction(
                 "a PQC-only transaction takes maxFeePerGas and maxPriorityFeePerGas, not gasPrice"
             )
-        base = unsigned_from_dict({**fields, "type": TX_TYPE_EIP1559})
-        unsigned = UnsignedPqcTransaction(
-            chain_id=base.chain_id,
-            nonce=base.nonce,
-            max_priority_fee_per_gas=base.max_priority_fee_per_gas,
-            max_fee_per_gas=base.max_fee_per_gas,
-            gas=base.gas,
-            to=base.to,
-            value=base.value,
-            data=base.data,
-            access_list=base.access_list,
-            sender=self._sender,
-        )
+        unknown = set(tx) - _KNOWN
+        if unknown:
+            raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
+        unsigned = from_mapping(PqcOnlyTransaction, tx, sender=self._sender)
         signing_hash = unsigned.signing_hash()
         signature = self._key.sign(unsigned.message_representative(self.key_id, signing_hash), SUITE_LABEL)
         raw = unsigned.encode_signed(self.public_key, signature)

@@ -1,12 +1,13 @@
 """The on-chain side of a transition: an interface the engine calls, with a no-op default.
 
 Registering the ML-DSA-87 key commitment (at HYBRID), announcing finalization (at FINALIZING) and
-the composite-signed rollback belong to the key registry (chainplug.registry, a later issue). The
-engine calls the hook *before* it commits the transition's record, and again from recovery when it
+the composite-signed rollback belong to the key registry: chainplug.registry's
+:class:`~chainplug.registry.hook.RegistryChainHook` does them on the KeyRegistry contract. The engine
+calls the hook *before* it commits the transition's record, and again from recovery when it
 completes a transition whose record is missing, so implementations must be idempotent.
 
-:class:`NoChainHook` does nothing. With it, HYBRID and FINALIZING are local engine states only:
-nothing is registered or announced on any chain, and nothing here claims otherwise.
+:class:`NoChainHook` does nothing. With it (an engine used offline, tests), HYBRID and FINALIZING are
+local engine states only: nothing is registered or announced on any chain.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ChainHook(ABC):
 
 
 class NoChainHook(ChainHook):
-    """The default: touches no chain. Replaced by chainplug.registry's bindings in a later issue."""
+    """The default: touches no chain (the signer service uses chainplug.registry's RegistryChainHook)."""
 
     def on_hybrid(self, address: Address, pqc_public_key: bytes, generation: int) -> None:
         return None

@@ -1,11 +1,12 @@
 """The small private-key storage interface the engine uses, and a plain-file implementation.
 
-The engine touches private key material only through :class:`PrivateKeyStore`, so the encrypted
-keystore (chainplug.keystore, DESIGN.md §4) slots in by implementing these eight methods — the
-engine does not change. Every method takes a batch, so group commit works for any implementation.
+The engine touches private key material only through :class:`PrivateKeyStore`: the encrypted
+keystore (chainplug.keystore, docs/keystore.md) implements these eight methods as
+:class:`~chainplug.migration.keystore_adapter.VaultKeyStore`, and the engine does not change. Every
+method takes a batch, so group commit works for any implementation.
 
-:class:`PlainFileKeyStore` is the stand-in until then. NOTE: its key files are NOT encrypted: anyone
-who can read ``STORE/keys/`` has the keys. Erasure still overwrites and unlinks them.
+:class:`PlainFileKeyStore` is the default when no vault is given. NOTE: its key files are NOT
+encrypted: anyone who can read ``STORE/keys/`` has the keys. Erasure still overwrites and unlinks them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from ..errors import ConfigError
-from ..types import Address
+from ..types import AccountState, Address
 from .keystore_port import KeyInventory, PlainFileKeyStore, PrivateKeyStore
 from .ledger import Account, Ledger
 from .state import Phase
@@ -72,7 +72,7 @@ class StoreStatus:
 
     def to_json(self) -> StatusJSON:
         """The snapshot as JSON-safe data."""
-        counts = {state: 0 for state in ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY")}
+        counts = {state.name: 0 for state in AccountState}
         for account in self.accounts:
             counts[account.state.name] += 1
         return StatusJSON(

@@ -48,8 +48,8 @@ def begin_hybrid(session: Session, accounts: Sequence[Account]) -> list[tuple[Ad
     for account in accounts:
         _require(account, Phase.CLASSICAL, "BEGIN_HYBRID")
         try:
-            # The key must be present and be this account's before it gets a PQC partner; the
-            # registry hook of a later issue signs the registration with it.
+            # The key must be present and be this account's before it gets a PQC partner: the
+            # registry hook (chainplug.registry.hook) composite-signs the registration with it.
             session.load_classical(account.address, track=False).destroy()
         except MigrationError as exc:
             failed.append((account.address, exc))

@@ -1,5 +1,5 @@
-"""chainplug.node — what a node operator runs: the admission hook, the JSON-RPC gateway and (next) the
-embedded chain and validator processes (DESIGN.md §7).
+"""chainplug.node — what a node operator runs: the admission hook, the JSON-RPC gateway, the sidecar
+store, the validator and the embedded chain (``chain/``; docs/design.md §the life of one transaction).
 
 May import every layer below it. Entry points: :func:`check` / :class:`AdmissionHook` (pure policy
 decision), :class:`Gateway` (aiohttp JSON-RPC proxy).

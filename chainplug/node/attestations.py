@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._fs import append_durable, ensure_dir, truncate_durable
+from ..errors import ChainplugError, Reason
+from ..verify import PqcStatus
+
+
+class AttestationLogError(ChainplugError, ValueError):
+    """The attestation log cannot be trusted (an unparsable line that is not a torn tail, heights that
+    are not consecutive), or an append would break its order. Nothing is rewritten when raised."""
+
+    default_reason = Reason.LOG_CORRUPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,13 +26,35 @@ class TxCheck:
 
     tx_hash: str
     accepted: bool
-    reason: str
-    """"ok" or a chainplug.errors.Reason value."""
-    pqc: str | None = None
-    """PqcStatus value when accepted."""
+    reason: Reason | None
+    """Why it was rejected; None when accepted ("ok" in JSON)."""
+    pqc: PqcStatus | None = None
+    """What the verifier found about the PQC part, when accepted."""
     sidecar: bool = False
     """Whether a PQC sidecar (envelope) was found for it."""
     sender: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tx_hash": self.tx_hash,
+            "accepted": self.accepted,
+            "reason": "ok" if self.reason is None else self.reason.value,
+            "pqc": None if self.pqc is None else self.pqc.value,
+            "sidecar": self.sidecar,
+            "sender": self.sender,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TxCheck:
+        reason, pqc = data["reason"], data.get("pqc")
+        return cls(
+            str(data["tx_hash"]),
+            bool(data["accepted"]),
+            None if reason == "ok" else Reason(reason),
+            None if pqc is None else PqcStatus(pqc),
+            bool(data.get("sidecar", False)),
+            data.get("sender"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +72,26 @@ class Attestation:
     """Unix time the verdict was reached."""
 
     @property
-    def reasons(self) -> list[str]:
+    def reasons(self) -> list[Reason]:
         """Distinct rejection reasons, sorted."""
-        return sorted({tx.reason for tx in self.txs if not tx.accepted})
+        return sorted({tx.reason for tx in self.txs if not tx.accepted and tx.reason is not None})
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reasons"] = self.reasons
-        return data
+        return {
+            "validator": self.validator,
+            "version": self.version,
+            "height": self.height,
+            "block_hash": self.block_hash,
+            "parent_hash": self.parent_hash,
+            "accepted": self.accepted,
+            "txs": [tx.to_json() for tx in self.txs],
+            "checked_at": self.checked_at,
+            "reasons": [reason.value for reason in self.reasons],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attestation:
-        txs = [TxCheck(**tx) for tx in data.get("txs", [])]
+        txs = [TxCheck.from_json(tx) for tx in data.get("txs", [])]
         fields = {k: data[k] for k in ("validator", "version", "height", "block_hash", "parent_hash", "accepted")}
         return cls(**fields, txs=txs, checked_at=float(data.get("checked_at", 0.0)))
 
@@ -78,13 +117,13 @@ class AttestationLog:
             try:
                 self.attestations.append(Attestation.from_json(json.loads(line)))
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{self.path}: corrupt attestation at byte {good}") from exc
+                raise AttestationLogError(f"{self.path}: corrupt attestation at byte {good}") from exc
             good += len(line)
         if good != len(data):
             truncate_durable(self._fd, good, label="validator.log.truncate")
         heights = [a.height for a in self.attestations]
         if heights != list(range(heights[0], heights[0] + len(heights))) if heights else False:
-            raise ValueError(f"{self.path}: attestation heights are not consecutive")
+            raise AttestationLogError(f"{self.path}: attestation heights are not consecutive")
 
     @property
     def next_height(self) -> int | None:
@@ -94,7 +133,7 @@ class AttestationLog:
     def append(self, attestation: Attestation) -> None:
         expected = self.next_height
         if expected is not None and attestation.height != expected:
-            raise ValueError(f"attestation for height {attestation.height}, expected {expected}")
+            raise AttestationLogError(f"attestation for height {attestation.height}, expected {expected}")
         line = json.dumps(attestation.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
         append_durable(self._fd, line.encode(), label="validator.log.append")
         self.attestations.append(attestation)

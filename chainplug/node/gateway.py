@@ -1,4 +1,4 @@
-"""The JSON-RPC gateway: a policy front in front of any Ethereum node's RPC (DESIGN.md §7).
+"""The JSON-RPC gateway: a policy front in front of any Ethereum node's RPC (docs/design.md §gateway).
 
 * ``eth_sendRawTransaction``: admitted or rejected by the node version's policy, then forwarded.
 * ``chainplug_sendEnvelope(envelope)``: the envelope is checked; an upgraded gateway forwards it
@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from ..constants import MAX_ENVELOPE_BYTES
-from .admission import AdmissionHook, NodeVersion, Verdict
+from ..envelope import decode_envelope, is_envelope
+from ..errors import MalformedEnvelope, UnsupportedEnvelope
+from ..verify import Decoded
+from .admission import AdmissionHook, NodeVersion, Verdict, rejected
 from .jsonrpc import (
     INTERNAL_ERROR,
     METHOD_NOT_FOUND,
@@ -35,29 +38,11 @@ from .jsonrpc import (
     result_response,
     validate_call,
 )
+from .sidecars import SidecarStore
 
 MAX_REQUEST_BYTES = 4 * MAX_ENVELOPE_BYTES
 """Largest HTTP body accepted (room for a small batch of full-size envelopes)."""
 MAX_BATCH = 100
-
-
-class SidecarStore:
-    """PQC sidecars (full envelopes) by transaction hash, bounded in count (oldest evicted)."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._items: dict[bytes, bytes] = {}
-        self._capacity = capacity
-
-    def put(self, tx_hash: bytes, envelope: bytes) -> None:
-        self._items[bytes(tx_hash)] = bytes(envelope)
-        if len(self._items) > self._capacity:
-            self._items.pop(next(iter(self._items)))
-
-    def get(self, tx_hash: bytes) -> bytes | None:
-        return self._items.get(bytes(tx_hash))
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class Gateway:
@@ -74,8 +59,7 @@ class Gateway:
         self.upstream_url = upstream_url
         self.hook = hook
         self.block_source = block_source
-        """Returns the block whose registry state and activation status a new transaction is judged
-        against (the current head, the parent of the block it would enter); None = "now"."""
+        """Returns the current head: a new transaction would enter the next block (None = "now")."""
         self.sidecars = sidecars if sidecars is not None else SidecarStore()
         self.metrics = CollectorRegistry()
         self._admitted = Counter(
@@ -143,7 +127,7 @@ class Gateway:
             if method == "chainplug_getSidecar":
                 tx_hash = hex_bytes(params[0] if params else None, "transaction hash", max_bytes=32)
                 stored = self.sidecars.get(tx_hash)
-                return result_response(request_id, "0x" + stored.hex() if stored is not None else None)
+                return result_response(request_id, "0x" + stored.encode().hex() if stored is not None else None)
             if method.startswith("chainplug_"):
                 raise RpcError(METHOD_NOT_FOUND, f"method {method} does not exist")
             self._passthrough.labels(method=method).inc()
@@ -153,18 +137,20 @@ class Gateway:
         except Exception as exc:  # never leak a traceback to a client
             return error_response(request_id, RpcError(INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
 
-    async def _judge(self, data: bytes, method: str) -> Verdict:
+    async def _judge(self, data: bytes | Decoded, method: str) -> Verdict:
         def decide() -> Verdict:
-            block = self.block_source() if self.block_source is not None else None
-            return self.hook.check(data, block=block)
+            head = self.block_source() if self.block_source is not None else None
+            return self.hook.check(data, inclusion_block=None if head is None else head + 1)
 
         verdict = await asyncio.to_thread(decide)
         if verdict.accepted:
-            self._admitted.labels(method=method, pqc=verdict.pqc or "").inc()
-        else:
-            self._rejected.labels(method=method, reason=verdict.reason).inc()
-            raise RpcError(TRANSACTION_REJECTED, f"transaction rejected: {verdict.message}", verdict.to_json())
-        return verdict
+            self._admitted.labels(method=method, pqc=verdict.pqc.value if verdict.pqc else "").inc()
+            return verdict
+        self._refuse(verdict, method)
+
+    def _refuse(self, verdict: Verdict, method: str) -> NoReturn:
+        self._rejected.labels(method=method, reason=verdict.reason_code).inc()
+        raise RpcError(TRANSACTION_REJECTED, f"transaction rejected: {verdict.message}", verdict.to_json())
 
     async def _send_raw(self, call: dict[str, Any], request_id: Any, params: list[Any]) -> Any:
         raw = hex_bytes(params[0] if params else None, "raw transaction", max_bytes=MAX_ENVELOPE_BYTES)
@@ -172,13 +158,14 @@ class Gateway:
         return await self._upstream(call)
 
     async def _send_envelope(self, request_id: Any, params: list[Any]) -> Any:
-        from ..envelope import decode_envelope, is_envelope
-
         data = hex_bytes(params[0] if params else None, "envelope", max_bytes=MAX_ENVELOPE_BYTES)
         if not is_envelope(data):
             raise RpcError(TRANSACTION_REJECTED, "chainplug_sendEnvelope takes a composite envelope")
-        await self._judge(data, "chainplug_sendEnvelope")
-        envelope = decode_envelope(data)
+        try:  # decoded once: the hook judges the decoded envelope, its parts are forwarded and kept
+            envelope = decode_envelope(data)
+        except MalformedEnvelope as exc:
+            self._refuse(rejected(exc, unsupported=isinstance(exc, UnsupportedEnvelope)), "chainplug_sendEnvelope")
+        await self._judge(envelope, "chainplug_sendEnvelope")
         answer = None
         if self.hook.version == NodeVersion.UPGRADED and self._upstream_takes_envelopes is not False:
             # An upstream with the upgraded chain rules (the embedded chain) needs the sidecar with the
@@ -193,5 +180,5 @@ class Gateway:
             answer = await self._upstream({"jsonrpc": "2.0", "id": request_id, "method": "eth_sendRawTransaction",
                                            "params": ["0x" + envelope.raw_transaction.hex()]})  # fmt: skip
         if isinstance(answer, dict) and "result" in answer and self.hook.version == NodeVersion.UPGRADED:
-            self.sidecars.put(envelope.transaction.tx_hash, data)
+            self.sidecars.put(envelope)
         return answer

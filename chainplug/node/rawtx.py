@@ -9,11 +9,14 @@ from web3 import Web3
 
 from ..constants import TX_TYPE_EIP1559
 from ..crypto.secp256k1 import RecoverableSignature
-from ..envelope.transaction import TX_TYPE_LEGACY, UnsignedTransaction
+from ..envelope.fields import from_mapping
+from ..envelope.transaction import TX_TYPE_LEGACY, FeeMarketTransaction, LegacyTransaction
+from ..errors import Reason, UnsupportedEnvelope
 
 
 def raw_transaction(w3: Web3, tx: Any) -> bytes:
-    """The exact signed bytes of ``tx`` (a full transaction object from ``eth_getBlockByNumber``)."""
+    """The exact signed bytes of ``tx`` (a full transaction object from ``eth_getBlockByNumber``).
+    Raises a ChainplugError (UnsupportedEnvelope for a type it cannot rebuild) when it has none."""
     tx_hash = "0x" + bytes(tx["hash"]).hex()
     answer = w3.provider.make_request("eth_getRawTransactionByHash", [tx_hash])  # type: ignore[arg-type]
     result = answer.get("result") if isinstance(answer, dict) else None
@@ -22,31 +25,23 @@ def raw_transaction(w3: Web3, tx: Any) -> bytes:
     return _rebuild(tx)
 
 
-def _bytes(value: Any) -> bytes:
-    """web3 hands back HexBytes or 0x-strings depending on the field; both mean the same bytes."""
-    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-
-
 def _rebuild(tx: Any) -> bytes:
+    """The raw bytes of a standard transaction from its JSON-RPC object: the fields its class
+    declares, read by their JSON names, and the signature (legacy: the chain id is inside v)."""
     tx_type = int(tx.get("type", 0))
-    to = bytes.fromhex(str(tx["to"])[2:]) if tx.get("to") else b""
-    data = _bytes(tx.get("input", b""))
+    unsigned: FeeMarketTransaction | LegacyTransaction
     if tx_type == TX_TYPE_EIP1559:
-        access = tuple(
-            (_bytes(e["address"]), tuple(_bytes(k) for k in e["storageKeys"])) for e in tx.get("accessList", [])
-        )
-        unsigned = UnsignedTransaction(TX_TYPE_EIP1559, int(tx["chainId"]), int(tx["nonce"]), int(tx["gas"]), to,
-                                       int(tx["value"]), data, int(tx["maxPriorityFeePerGas"]),
-                                       int(tx["maxFeePerGas"]), access_list=access)  # fmt: skip
+        unsigned = from_mapping(FeeMarketTransaction, tx)
         y_parity = int(tx.get("yParity", tx.get("v", 0)))
     elif tx_type == TX_TYPE_LEGACY:
         v = int(tx["v"])
-        chain_id = (v - 35) // 2
-        unsigned = UnsignedTransaction(TX_TYPE_LEGACY, chain_id, int(tx["nonce"]), int(tx["gas"]), to,
-                                       int(tx["value"]), data, gas_price=int(tx["gasPrice"]))  # fmt: skip
+        unsigned = from_mapping(LegacyTransaction, tx, chain_id=(v - 35) // 2)
         y_parity = (v - 35) % 2
     else:
-        raise ValueError(f"cannot rebuild a type-{tx_type} transaction without eth_getRawTransactionByHash")
+        raise UnsupportedEnvelope(
+            f"cannot rebuild a type-{tx_type} transaction without eth_getRawTransactionByHash",
+            reason=Reason.UNSUPPORTED_TX_TYPE,
+        )
     signature = RecoverableSignature(
         int.from_bytes(bytes(tx["r"]), "big"), int.from_bytes(bytes(tx["s"]), "big"), y_parity
     )

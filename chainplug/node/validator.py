@@ -1,5 +1,5 @@
 """The validator: follows a chain, checks every transaction of every block (with its sidecar) under
-its own version, and attests per block (DESIGN.md §7).
+its own version, and attests per block (docs/design.md §validators).
 
 Legacy validators check the classical signature only and cannot read a PQC-only transaction (they
 reject its block). Upgraded validators apply the registry policy at the parent block. Verification
@@ -21,9 +21,8 @@ from typing import Any
 import requests
 from web3 import Web3
 
-from ..constants import ENVELOPE_HEADER_BYTES
-from ..envelope import is_envelope
-from ..errors import Reason
+from ..envelope import Envelope, decode_envelope
+from ..errors import ChainplugError, ConfigError, MalformedEnvelope, Reason
 from ..verify import Registry
 from ._procs import die_with_parent
 from .admission import AdmissionHook, NodeVersion
@@ -63,7 +62,7 @@ def init_worker(version: str, rpc_url: str, registry_address: str | None, activa
 
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         if registry_address is None:
-            raise ValueError("an upgraded validator needs the registry address")
+            raise ConfigError("an upgraded validator needs the registry address")
         registry = ChainRegistry(KeyRegistryContract(w3, registry_address))
     _HOOK = AdmissionHook(version, registry, activation_block=activation_block, chain_id=chain_id)
 
@@ -77,28 +76,28 @@ def init_worker_with_registry(version: str, registry: Registry | None, activatio
 
 
 def check_transaction(item: tuple[str, bytes, bytes | None, int]) -> TxCheck:
-    """Verdict on one transaction: (tx hash, raw tx, sidecar envelope or None, parent block)."""
-    tx_hash, raw, sidecar, parent = item
+    """Verdict on one transaction: (tx hash, raw tx, sidecar envelope or None, the block it is in)."""
+    tx_hash, raw, sidecar, height = item
     assert _HOOK is not None, "worker not initialised"
-    if sidecar is not None and _HOOK.version == NodeVersion.UPGRADED and sidecar_carries(sidecar, raw):
-        verdict = _HOOK.check(sidecar, block=parent)
+    envelope = sidecar_envelope(sidecar, raw) if sidecar is not None and _HOOK.version == NodeVersion.UPGRADED else None
+    if envelope is not None:
+        verdict = _HOOK.check(envelope, inclusion_block=height)
         if verdict.accepted:
-            return TxCheck(tx_hash, True, verdict.reason, verdict.pqc, True, verdict.sender)
+            return TxCheck(tx_hash, True, None, verdict.pqc, True, verdict.sender)
         # NOTE: sidecars come from third parties; a bad one must not make a transaction that is
         # valid on its own invalid, so the bare transaction gets its own verdict.
-    verdict = _HOOK.check(raw, block=parent)
+    verdict = _HOOK.check(raw, inclusion_block=height)
     return TxCheck(tx_hash, verdict.accepted, verdict.reason, verdict.pqc, False, verdict.sender)
 
 
-def sidecar_carries(sidecar: bytes, raw: bytes) -> bool:
-    """True if ``sidecar`` is an envelope whose classical part is exactly ``raw`` (envelope v1 layout:
-    the raw transaction at offset 11 with its big-endian length at 7; docs/envelope-v1.md)."""
-    header = ENVELOPE_HEADER_BYTES
-    return (
-        is_envelope(sidecar)
-        and int.from_bytes(sidecar[header - 4 : header], "big") == len(raw)
-        and sidecar[header : header + len(raw)] == raw
-    )
+def sidecar_envelope(sidecar: bytes, raw: bytes) -> Envelope | None:
+    """``sidecar`` decoded, if it is an envelope whose classical part is exactly ``raw``; None for
+    anything else (undecodable, or another transaction's)."""
+    try:
+        envelope = decode_envelope(sidecar)
+    except MalformedEnvelope:
+        return None
+    return envelope if envelope.raw_transaction == raw else None
 
 
 # --- coordinator side --------------------------------------------------------------------------
@@ -151,15 +150,15 @@ class Validator:
         for tx in transactions:
             try:
                 raws.append(raw_transaction(self.w3, tx))
-            except ValueError:
+            except ChainplugError:
                 raws.append(None)  # a type this node cannot even fetch as bytes
         sidecars = fetch_sidecars(self.config.sidecar_urls, hashes) if hashes else {}
-        items = [(h, raw, sidecars.get(h), height - 1) for h, raw in zip(hashes, raws, strict=True) if raw is not None]
+        items = [(h, raw, sidecars.get(h), height) for h, raw in zip(hashes, raws, strict=True) if raw is not None]
         # Chunks amortise the pool's per-item transfer cost (~130 us per transaction unchunked).
         chunk = max(1, math.ceil(len(items) / (4 * self.workers)))
         verified = iter(self._executor.map(check_transaction, items, chunksize=chunk)) if items else iter(())
         checks = [
-            next(verified) if raw is not None else TxCheck(h, False, Reason.UNSUPPORTED_TX_TYPE.value)
+            next(verified) if raw is not None else TxCheck(h, False, Reason.UNSUPPORTED_TX_TYPE)
             for h, raw in zip(hashes, raws, strict=True)
         ]
         return Attestation(

@@ -20,6 +20,7 @@ from web3 import Web3
 
 from ..crypto import mldsa87_key_id
 from ..envelope import CompositeAccount, PqcOnlySigner, SignedComposite
+from ..envelope.fees import default_fees
 from ..errors import RegistryError
 from ..migration import ChainHook, PrivateKeyStore
 from ..types import AccountState, Address
@@ -110,8 +111,7 @@ def complete_on_chain(
         "nonce": w3.eth.get_transaction_count(signer.address, "pending"),  # type: ignore[arg-type]
         "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
         "value": 0,
-        "maxFeePerGas": 2 * base_fee + 10**9,
-        "maxPriorityFeePerGas": 10**9,
+        **default_fees(base_fee),
     }
     tx_hash = send_raw(signer.sign_transaction(tx).raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)  # type: ignore[arg-type]

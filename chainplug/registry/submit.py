@@ -8,6 +8,7 @@ from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from ..envelope import CompositeAccount, SignedComposite
+from ..envelope.fees import default_fees
 from ..errors import RegistryError
 from .contract import KeyRegistryContract, Transition
 
@@ -28,15 +29,13 @@ def sign_transition(
     call = contract.transition_call(transition, account.key_id if transition == Transition.REGISTER else None)
     base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
     sender = to_checksum_address(account.address)
-    tip = 10**9
     tx: dict[str, Any] = {
         **call,
         "chainId": w3.eth.chain_id,
         "nonce": nonce if nonce is not None else w3.eth.get_transaction_count(sender, "pending"),
         "gas": gas,
         "value": 0,
-        "maxFeePerGas": 2 * base_fee + tip,
-        "maxPriorityFeePerGas": tip,
+        **default_fees(base_fee),
     }
     return account.sign_transaction(tx)
 

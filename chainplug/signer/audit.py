@@ -27,7 +27,7 @@ _FORBIDDEN = ("secret", "private", "password", "seed", "passphrase")
 class AuditLogError(ChainplugError):
     """The audit log's hash chain does not verify (a line was edited, removed or reordered)."""
 
-    default_reason = Reason.MALFORMED
+    default_reason = Reason.LOG_CORRUPT
 
 
 def _canonical(record: dict[str, Any]) -> bytes:

@@ -19,6 +19,7 @@ from eth_utils.address import to_checksum_address
 from ..constants import TX_TYPE_PQC_ONLY
 from ..crypto import Secp256k1PrivateKey, keccak256
 from ..envelope import CompositeAccount, PqcOnlySigner, unsigned_from_dict
+from ..envelope.fees import default_fees
 from ..errors import ChainplugError, ConfigError, Reason
 from ..migration import MigrationEngine, Phase
 from ..types import Address
@@ -103,8 +104,7 @@ class SigningBackend:
             filled["nonce"] = _quantity(self.chain.call("eth_getTransactionCount", checksum, "pending"))
         if "maxFeePerGas" not in filled and "gasPrice" not in filled:
             base_fee = _quantity(self.chain.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
-            filled["maxPriorityFeePerGas"] = 10**9
-            filled["maxFeePerGas"] = 2 * base_fee + 10**9
+            filled.update(default_fees(base_fee))
         if "gas" not in filled:
             call = {"from": checksum, "to": filled.get("to"), "value": hex(_quantity(filled["value"])),
                     "data": filled.get("data", "0x")}  # fmt: skip

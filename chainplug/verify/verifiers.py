@@ -6,8 +6,11 @@ or raises: :class:`~chainplug.errors.MalformedEnvelope` for bytes that do not pa
 There is no bool to forget to check.
 
 The upgraded verifier decides what it *requires* from the sender's registered state and the
-activation block, never from what the envelope happens to contain (DESIGN.md §2, the seed audit's
-HIG-005): stripping the PQC part of a registered sender's transaction is a rejection, not a fallback.
+activation block, never from what the envelope happens to contain (docs/design.md §threat model):
+stripping the PQC part of a registered sender's transaction is a rejection, not a fallback.
+
+``verify`` takes bytes (decoded here, strictly) or what :func:`decode` already made of them, so a
+process that has decoded a transaction once passes the typed result on instead of its bytes.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from ..crypto.keccak import keccak256
 from ..crypto.pqc import MLDSA87VerifyingKey, PQCBackend, get_backend, mldsa87_key_id
 from ..crypto.secp256k1 import _recover_address_compact
 from ..envelope.codec import Envelope, decode_envelope
+from ..envelope.decode import decode_pqc_transaction, decode_transaction
+from ..envelope.fields import AccessList
 from ..envelope.message import _message_representative
-from ..envelope.pqc_tx import PqcTransaction, decode_pqc_transaction
-from ..envelope.transaction import AccessList, SignedTransaction, decode_transaction
-from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, VerificationError
+from ..envelope.pqc_tx import PqcTransaction
+from ..envelope.transaction import SignedTransaction
+from ..errors import InvalidKey, InvalidSignature, PolicyRejected, Reason, UnsupportedEnvelope, VerificationError
 from ..types import AccountState, Address, Hash32, KeyId
+from .activation import pqc_enforced
 from .pqc_only import check_pqc_only
 from .registry import Registry, RegistryEntry
+
+Decoded = SignedTransaction | Envelope | PqcTransaction
+"""What a node receives, strictly decoded: a classical transaction, an envelope or a PQC-only transaction."""
 
 
 class PqcStatus(StrEnum):
@@ -121,12 +130,37 @@ _VERIFIED_SETTERS = tuple(
 _MAGIC_BYTES = len(ENVELOPE_MAGIC)
 
 
-def parse(data: bytes) -> tuple[SignedTransaction, Envelope | None]:
-    """Split input into (classical transaction, envelope or None). Raises MalformedEnvelope."""
+_PQC_ONLY_TYPE = bytes((TX_TYPE_PQC_ONLY,))
+
+
+def decode(data: bytes) -> Decoded:
+    """Strictly decode an envelope, a PQC-only transaction or a classical transaction (by its first
+    bytes). Raises MalformedEnvelope (UnsupportedEnvelope for what this build cannot read)."""
+    if data[:_MAGIC_BYTES] == ENVELOPE_MAGIC:  # is_envelope(), inline (hot path)
+        return decode_envelope(data)
+    if data[:1] == _PQC_ONLY_TYPE:
+        return decode_pqc_transaction(data)
+    return decode_transaction(data)
+
+
+def parse(data: bytes | Decoded) -> tuple[SignedTransaction, Envelope | None]:
+    """(classical transaction, envelope or None) of an envelope or a classical transaction, decoding
+    bytes strictly. Raises MalformedEnvelope; UnsupportedEnvelope for a PQC-only transaction."""
+    if type(data) is not bytes:  # bytes first: the hot path
+        if isinstance(data, Envelope):
+            return data.transaction, data
+        if isinstance(data, SignedTransaction):
+            return data, None
+        if isinstance(data, PqcTransaction):
+            raise UnsupportedEnvelope(
+                f"transaction type 0x{TX_TYPE_PQC_ONLY:02x} is not supported (EIP-1559 type 2 and legacy EIP-155 are)",
+                reason=Reason.UNSUPPORTED_TX_TYPE,
+            )
+        data = bytes(data)
     if data[:_MAGIC_BYTES] == ENVELOPE_MAGIC:  # is_envelope(), inline (hot path)
         envelope = decode_envelope(data)
         return envelope.transaction, envelope
-    return decode_transaction(bytes(data)), None
+    return decode_transaction(data), None
 
 
 def _check_chain(tx: SignedTransaction, chain_id: int | None) -> None:
@@ -146,7 +180,7 @@ class LegacyVerifier:
     def __init__(self, *, chain_id: int | None = None) -> None:
         self.chain_id = chain_id
 
-    def verify(self, data: bytes) -> VerifiedTransaction:
+    def verify(self, data: bytes | Decoded) -> VerifiedTransaction:
         tx, _ = parse(data)
         _check_chain(tx, self.chain_id)
         sender = _recover_address_compact(tx.signing_hash, tx.signature.to_bytes())
@@ -173,10 +207,11 @@ class _PqcChecker:
         self._key_ids: dict[bytes, KeyId] = {}
         """public key -> key id, for every key in ``_keys``."""
 
-    def _verifying_key(self, envelope: Envelope, expected: KeyId | None = None) -> tuple[KeyId, MLDSA87VerifyingKey]:
-        """(key id, parsed key) of the envelope's key. ``expected``: the sender's committed key id,
-        tried first (a hint only: the key id returned is always the one of the envelope's key)."""
-        public = envelope.key
+    def _verifying_key(self, key: bytes, expected: KeyId | None = None) -> tuple[KeyId, MLDSA87VerifyingKey]:
+        """(key id, parsed key) of ``key``: an ML-DSA-87 public key, or a key id the registry must know.
+        ``expected``: the sender's committed key id, tried first (a hint only: the key id returned is
+        always the one of ``key``)."""
+        public = key
         if len(public) == MLDSA87_PUBLIC_KEY_BYTES:  # full-key form
             if expected is not None:
                 cached = self._keys.get(expected)
@@ -195,7 +230,7 @@ class _PqcChecker:
         try:
             verifying_key = self.backend.mldsa87_public_key(public)
         except InvalidKey as exc:
-            raise InvalidSignature("ML-DSA-87 public key in envelope is invalid") from exc
+            raise InvalidSignature("ML-DSA-87 public key is invalid") from exc
         key_id = mldsa87_key_id(public)
         stale = self._keys.pop(key_id, None)  # only on a keccak256 collision; keeps the index exact
         if stale is not None:
@@ -217,7 +252,7 @@ class _PqcChecker:
     ) -> KeyId:
         """Raise unless the PQC part is valid for this sender, transaction and registered key.
         ``classical_signature``: ``tx.signature.to_bytes()`` when the caller has it already."""
-        key_id, verifying_key = self._verifying_key(envelope, entry.key_id)
+        key_id, verifying_key = self._verifying_key(envelope.key, entry.key_id)
         if entry.key_id is not None and not hmac.compare_digest(key_id, entry.key_id):
             raise PolicyRejected("envelope key does not match the sender's registered key", reason=Reason.KEY_MISMATCH)
         if _artifact_mismatch(tx.unsigned.access_list, self.artifact_address, key_id):
@@ -228,6 +263,15 @@ class _PqcChecker:
             tx.unsigned.chain_id, sender, key_id, tx.signing_hash, keccak256(classical_signature)
         )
         verifying_key.verify(envelope.pqc_signature, m_prime, SUITE_LABEL)
+        return key_id
+
+    def check_pqc_only(self, tx: PqcTransaction, entry: RegistryEntry, chain_id: int | None) -> KeyId:
+        """The pqc-only policy for ``tx`` (chainplug.verify.pqc_only), its key parsed through the cache."""
+        return check_pqc_only(tx, entry, chain_id=chain_id, verify=self._verify_pqc_only_signature)
+
+    def _verify_pqc_only_signature(self, tx: PqcTransaction) -> KeyId:
+        key_id, verifying_key = self._verifying_key(tx.public_key)
+        verifying_key.verify(tx.signature, tx.message_representative(), SUITE_LABEL)
         return key_id
 
 
@@ -252,23 +296,41 @@ def artifact_key_ids(tx: SignedTransaction, artifact_address: bytes) -> frozense
     return frozenset(keys)
 
 
-_PQC_ONLY_TYPE = bytes((TX_TYPE_PQC_ONLY,))
+def _as_pqc_only(data: bytes | Decoded) -> PqcTransaction | None:
+    """``data`` as a PQC-only transaction if it is one (decoding bytes strictly), else None."""
+    if type(data) is not bytes:
+        if isinstance(data, PqcTransaction):
+            return data
+        if isinstance(data, Envelope | SignedTransaction):
+            return None
+        data = bytes(data)
+    return decode_pqc_transaction(data) if data[:1] == _PQC_ONLY_TYPE else None
 
 
 def _verify_pqc_only(
-    policy: str, data: bytes, registry: Registry, block: int | None, chain_id: int | None, backend: PQCBackend
+    policy: str,
+    tx: PqcTransaction,
+    registry: Registry,
+    inclusion_block: int | None,
+    chain_id: int | None,
+    checker: _PqcChecker,
 ) -> VerifiedTransaction:
     """The pqc-only policy (chainplug.verify.pqc_only) for a PQC-only transaction (type 0x50)."""
-    tx = decode_pqc_transaction(bytes(data))
-    entry = registry.entry(tx.sender, block)
-    key_id = check_pqc_only(tx, entry, chain_id=chain_id, backend=backend)
+    entry = registry.entry(tx.sender, _parent(inclusion_block))
+    key_id = checker.check_pqc_only(tx, entry, chain_id)
     return VerifiedTransaction._mint(policy, tx.sender, tx, PqcStatus.VALID, entry.state, key_id)
 
 
-class UpgradedVerifier:
-    """Registry-aware verifier for upgraded nodes (DESIGN.md §2-3).
+def _parent(inclusion_block: int | None) -> int | None:
+    """The block whose registry state judges a transaction included in ``inclusion_block``: its
+    parent (the state every validator of that block has; docs/design.md §activation)."""
+    return None if inclusion_block is None else inclusion_block - 1
 
-    Requirements by the sender's registered state (at ``block``) and the activation block:
+
+class UpgradedVerifier:
+    """Registry-aware verifier for upgraded nodes (docs/envelope-v1.md §verifiers).
+
+    Requirements by the sender's registered state and by :func:`~chainplug.verify.pqc_enforced`:
 
     ==============  ==========================  =========================================
     state           before activation            from ``activation_block`` on
@@ -286,12 +348,10 @@ class UpgradedVerifier:
     block: its sender must be registered FINALIZING or PQC_ONLY with the key it carries
     (chainplug.verify.pqc_only).
 
-    ``block`` is the block whose state the decision rests on: for a transaction included in block
-    N, pass N - 1 (its parent; DESIGN.md §7), for admission to the next block pass the current head.
-    The registry is read at ``block``; enforcement applies to transactions *included* from
-    ``activation_block`` on, i.e. when ``block + 1 >= activation_block`` — the same block the chain's
-    sidecar rule starts at (docs/pqc-transaction.md). ``block=None`` means "now" (latest registry
-    state) and counts as activated.
+    ``inclusion_block`` is the block the transaction enters (for admission: the next block). The
+    registry is read at its parent, and the rules enforce from ``activation_block`` on — the same
+    block the chain's sidecar rule starts at. ``inclusion_block=None`` means "now": the latest
+    registry state, activated. One instance is meant to live long: it caches parsed keys.
     """
 
     policy = "upgraded"
@@ -310,19 +370,19 @@ class UpgradedVerifier:
         self.chain_id = chain_id
         self._pqc = _PqcChecker(registry, backend, artifact_address)
 
-    def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
-        if data[:1] == _PQC_ONLY_TYPE:
-            return _verify_pqc_only(self.policy, data, self.registry, block, self.chain_id, self._pqc.backend)
+    def verify(self, data: bytes | Decoded, *, inclusion_block: int | None = None) -> VerifiedTransaction:
+        pqc_only = _as_pqc_only(data)
+        if pqc_only is not None:
+            return _verify_pqc_only(self.policy, pqc_only, self.registry, inclusion_block, self.chain_id, self._pqc)
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
         classical_signature = tx.signature.to_bytes()
         sender = _recover_address_compact(tx.signing_hash, classical_signature)
-        entry = self.registry.entry(sender, block)
+        entry = self.registry.entry(sender, _parent(inclusion_block))
         state = entry.state
-        # NOTE: block is the parent state; the transaction lands in block + 1. Comparing the parent
-        # itself would leave the activation block unprotected on a stock chain (a stripped hybrid
-        # transaction mined in it would be accepted by every upgraded validator).
-        enforced = block is None or block + 1 >= self.activation_block
+        enforced = inclusion_block is None or pqc_enforced(
+            inclusion_block=inclusion_block, activation_block=self.activation_block
+        )
         strict_state = state == AccountState.FINALIZING or (state == AccountState.HYBRID and enforced)
         mint = VerifiedTransaction._mint
         if envelope is not None and state != AccountState.PQC_ONLY:  # the hot path: an envelope to check
@@ -370,18 +430,19 @@ class StrictVerifier:
         self.chain_id = chain_id
         self._pqc = _PqcChecker(registry, backend, artifact_address)
 
-    def verify(self, data: bytes, *, block: int | None = None) -> VerifiedTransaction:
-        if data[:1] == _PQC_ONLY_TYPE:
+    def verify(self, data: bytes | Decoded, *, inclusion_block: int | None = None) -> VerifiedTransaction:
+        pqc_only = _as_pqc_only(data)
+        if pqc_only is not None:
             if self.registry is None:
                 raise PolicyRejected("a PQC-only transaction needs a registry to authenticate its sender",
                                      reason=Reason.KEY_NOT_REGISTERED)  # fmt: skip
-            return _verify_pqc_only(self.policy, data, self.registry, block, self.chain_id, self._pqc.backend)
+            return _verify_pqc_only(self.policy, pqc_only, self.registry, inclusion_block, self.chain_id, self._pqc)
         tx, envelope = parse(data)
         _check_chain(tx, self.chain_id)
         classical_signature = tx.signature.to_bytes()
         sender = _recover_address_compact(tx.signing_hash, classical_signature)
         entry = (
-            self.registry.entry(sender, block)
+            self.registry.entry(sender, _parent(inclusion_block))
             if self.registry is not None
             else RegistryEntry(AccountState.CLASSICAL, None)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 from chainplug.constants import MLDSA87_PUBLIC_KEY_BYTES, MLDSA87_SIGNATURE_BYTES, PQC_TX_AUTH_GAS, SUITE_LABEL
 from chainplug.crypto import get_backend
 from chainplug.errors import InvalidSignature, MalformedTransaction
-from chainplug.node.chain import PqcOnlySigner, UnsignedPqcTransaction, decode_pqc_transaction, verify_pqc_signature
+from chainplug.node.chain import PqcOnlySigner, PqcOnlyTransaction, decode_pqc_transaction, verify_pqc_signature
+from chainplug.node.chain.fork import EvmPqcOnlyTransaction, PqcPayloadDecoder
 from chainplug.types import Address
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "pqc_tx" / "pqc-tx-v1.json").read_text())
@@ -58,8 +60,8 @@ def sized_bytes(size: int) -> st.SearchStrategy[bytes]:
 
 
 @st.composite
-def unsigned_transactions(draw: st.DrawFn) -> UnsignedPqcTransaction:
-    return UnsignedPqcTransaction(
+def unsigned_transactions(draw: st.DrawFn) -> PqcOnlyTransaction:
+    return PqcOnlyTransaction(
         chain_id=draw(st.integers(min_value=1, max_value=2**256 - 1)),
         nonce=draw(uint64),
         max_priority_fee_per_gas=draw(uint256),
@@ -75,7 +77,7 @@ def unsigned_transactions(draw: st.DrawFn) -> UnsignedPqcTransaction:
 
 @settings(max_examples=150, deadline=None)
 @given(unsigned_transactions(), sized_bytes(MLDSA87_PUBLIC_KEY_BYTES), sized_bytes(MLDSA87_SIGNATURE_BYTES))
-def test_encode_decode_round_trip(unsigned: UnsignedPqcTransaction, public_key: bytes, signature: bytes) -> None:
+def test_encode_decode_round_trip(unsigned: PqcOnlyTransaction, public_key: bytes, signature: bytes) -> None:
     raw = unsigned.encode_signed(public_key, signature)
     decoded = decode_pqc_transaction(raw)
     assert decoded.unsigned == unsigned
@@ -151,7 +153,7 @@ def test_signature_checklist(signer: PqcOnlySigner) -> None:
     for length in (MLDSA87_SIGNATURE_BYTES - 1, MLDSA87_SIGNATURE_BYTES + 1, 0):
         with pytest.raises(MalformedTransaction):
             tx.unsigned.encode_signed(tx.public_key, bytes(length))
-    altered = UnsignedPqcTransaction(**{**{f: getattr(tx.unsigned, f) for f in tx.unsigned.__slots__}, "nonce": 4})
+    altered = dataclasses.replace(tx.unsigned, nonce=4)
     with pytest.raises(InvalidSignature):
         verify_pqc_signature(decode_pqc_transaction(altered.encode_signed(tx.public_key, tx.signature)))
 
@@ -228,3 +230,21 @@ def test_constants_follow_their_definitions() -> None:
         + constants.PQC_TX_VERIFY_GAS
         == 136_504
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(unsigned_transactions(), sized_bytes(MLDSA87_PUBLIC_KEY_BYTES), sized_bytes(MLDSA87_SIGNATURE_BYTES))
+def test_py_evm_object_is_built_from_the_decoded_fields(
+    unsigned: PqcOnlyTransaction, public_key: bytes, signature: bytes
+) -> None:
+    """The fork builds py-evm's object from what chainplug decoded (no second decode): it equals what
+    pyrlp makes of the same bytes with the sedes derived from the declared fields, and re-encodes to them."""
+    payload = unsigned.encode_signed(public_key, signature)[1:]
+    built = PqcPayloadDecoder.decode(payload)
+    assert built == rlp.decode(payload, sedes=EvmPqcOnlyTransaction)
+    assert rlp.encode(built) == payload and rlp.encode(built, cache=False) == payload
+    assert [name for name, _ in EvmPqcOnlyTransaction._meta.fields][-3:] == [
+        "sender_address",
+        "public_key",
+        "signature",
+    ]

@@ -11,6 +11,8 @@ from chainplug.devnet.expectations import evaluate
 from chainplug.devnet.observer import BlockSeen, BlockVerdict, TxSeen, TxVerdict, quorum_reached
 from chainplug.devnet.scenario import parse_scenario
 from chainplug.devnet.traffic import SentTx
+from chainplug.errors import Reason
+from chainplug.verify import PqcStatus
 
 T0 = 1_000.0
 
@@ -20,16 +22,16 @@ def block(height: int, *hashes: str, tx_type: int = 2) -> BlockSeen:
 
 
 def verdict(name: str, version: str, height: int, accepted: bool, *txs: TxVerdict, lag: float = 0.2) -> BlockVerdict:
-    reasons = tuple(sorted({t.reason for t in txs if not t.accepted}))
+    reasons = tuple(sorted({t.reason for t in txs if not t.accepted and t.reason is not None}))
     return BlockVerdict(name, version, height, accepted, T0 + height + lag, reasons, txs)
 
 
 def ok(tx_hash: str, pqc: str = "valid") -> TxVerdict:
-    return TxVerdict(tx_hash, True, "ok", pqc, pqc == "valid")
+    return TxVerdict(tx_hash, True, None, PqcStatus(pqc), pqc == "valid")
 
 
 def bad(tx_hash: str, reason: str) -> TxVerdict:
-    return TxVerdict(tx_hash, False, reason, None, False)
+    return TxVerdict(tx_hash, False, Reason(reason), None, False)
 
 
 def test_quorum_is_two_thirds_of_the_whole_fleet() -> None:

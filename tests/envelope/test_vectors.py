@@ -54,7 +54,9 @@ def _outcome(data: bytes, check: dict[str, Any], registries: dict[str, Any]) -> 
         assert check["verifier"] == "upgraded" and registry is not None
         verifier = UpgradedVerifier(registry, activation_block=check.get("activation_block", 0), chain_id=chain_id)
         verify = verifier.verify
-    kwargs = {} if check["verifier"] == "legacy" else {"block": check.get("block")}
+    # A verdict's "block" is the registry state it reads: the parent of the block the transaction enters.
+    block = check.get("block")
+    kwargs = {} if check["verifier"] == "legacy" else {"inclusion_block": None if block is None else block + 1}
     try:
         result = verify(data, **kwargs)
     except errors.ChainplugError as exc:

@@ -32,7 +32,7 @@ from tests.formal.tlc import FORMAL, run_tlc, tlc_or_skip
 
 CLASSICAL_SECRET, MLDSA_SEED = bytes.fromhex("44" * 32), bytes.fromhex("b4" * 32)
 ACTIVATION = 100
-PARENT = {False: ACTIVATION - 2, True: ACTIVATION - 1}  # registry state of the parent; the tx lands one later
+INCLUSION = {False: ACTIVATION - 1, True: ACTIVATION}  # the block the transaction enters
 STATES = {1: AccountState.CLASSICAL, 2: AccountState.HYBRID, 3: AccountState.FINALIZING, 4: AccountState.PQC_ONLY}
 TX = {"chainId": 1, "nonce": 0, "gas": 21_000, "to": "0x" + "22" * 20, "value": 1,
       "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9}  # fmt: skip
@@ -91,7 +91,7 @@ def test_fleet_model_judges_as_the_verifiers_do(tmp_path: Path) -> None:
         upgraded = UpgradedVerifier(registry, activation_block=ACTIVATION)
         seen_by_legacy, seen_by_upgraded = inputs[kind]
         code_legacy = accepts(legacy.verify, seen_by_legacy)
-        code_upgraded = accepts(upgraded.verify, seen_by_upgraded, block=PARENT[activated])
+        code_upgraded = accepts(upgraded.verify, seen_by_upgraded, inclusion_block=INCLUSION[activated])
         if (code_legacy, code_upgraded) != (model_legacy, model_upgraded):
             disagreements.append(
                 f"{STATES[state].name} {'after' if activated else 'before'} activation, {kind}: model "

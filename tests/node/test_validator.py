@@ -13,6 +13,7 @@ from eth_account import Account
 from web3 import Web3
 
 from chainplug import CompositeAccount
+from chainplug.errors import Reason
 from chainplug.registry import KeyRegistryContract, Transition, submit_transition
 from tests.anvil import running_anvil
 from tests.node.services import chainplug_service
@@ -178,29 +179,32 @@ def test_killed_validator_restarts_without_gaps_or_duplicates(network: dict[str,
 
 
 def test_sidecar_matching_and_a_junk_sidecar_cannot_invalidate_a_valid_tx() -> None:
+    from chainplug.envelope import decode_envelope
     from chainplug.node.admission import NodeVersion
-    from chainplug.node.validator import check_transaction, init_worker_with_registry, sidecar_carries
+    from chainplug.node.validator import check_transaction, init_worker_with_registry, sidecar_envelope
     from chainplug.types import AccountState
-    from chainplug.verify import InMemoryRegistry
+    from chainplug.verify import InMemoryRegistry, PqcStatus
 
     hybrid = CompositeAccount.from_keys(b"\x61" * 32, b"\x62" * 32)
     tx = {"chainId": 9, "nonce": 0, "to": "0x" + "33" * 20, "value": 1, "gas": 21000, "maxFeePerGas": 10,
           "maxPriorityFeePerGas": 1}  # fmt: skip
     signed = hybrid.sign_transaction(tx)
     other = hybrid.sign_transaction({**tx, "nonce": 1})
-    assert sidecar_carries(signed.envelope, signed.raw_transaction)
-    assert not sidecar_carries(other.envelope, signed.raw_transaction)
+    assert sidecar_envelope(signed.envelope, signed.raw_transaction) == decode_envelope(signed.envelope)
+    assert sidecar_envelope(other.envelope, signed.raw_transaction) is None  # another transaction's
+    assert sidecar_envelope(signed.envelope[:-1], signed.raw_transaction) is None  # undecodable
     registry = InMemoryRegistry()
     registry.set(hybrid.address_bytes, AccountState.HYBRID, hybrid.key_id)
     init_worker_with_registry(NodeVersion.UPGRADED, registry, 0, 9)
-    good = check_transaction(("0x1", signed.raw_transaction, signed.envelope, 5))
-    assert good.accepted and good.sidecar and good.pqc == "valid"
-    stripped = check_transaction(("0x1", signed.raw_transaction, None, 5))
-    assert not stripped.accepted and stripped.reason == "pqc-required"
-    # A CLASSICAL sender's stock transaction stays valid whatever junk a sidecar source serves for it.
+    good = check_transaction(("0x1", signed.raw_transaction, signed.envelope, 6))
+    assert good.accepted and good.sidecar and good.pqc is PqcStatus.VALID
+    stripped = check_transaction(("0x1", signed.raw_transaction, None, 6))
+    assert not stripped.accepted and stripped.reason is Reason.PQC_REQUIRED
+    # A CLASSICAL sender's stock transaction stays valid whatever junk a sidecar source serves for it:
+    # here a well-formed envelope carrying it, with an unknown key id and a junk signature.
     plain = Account.from_key(b"\x63" * 32).sign_transaction({**tx, "type": 2})
     raw = bytes(plain.raw_transaction)
-    junk = signed.envelope[:7] + len(raw).to_bytes(4, "big") + raw + b"\x00" * 32 + b"\x01" * 4627
-    assert sidecar_carries(junk, raw)
-    verdict = check_transaction(("0x2", raw, junk, 5))
+    junk = signed.envelope[:6] + b"\x00" + len(raw).to_bytes(4, "big") + raw + b"\x00" * 32 + b"\x01" * 4627
+    assert sidecar_envelope(junk, raw) is not None
+    verdict = check_transaction(("0x2", raw, junk, 6))
     assert verdict.accepted and not verdict.sidecar

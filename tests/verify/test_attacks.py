@@ -114,7 +114,7 @@ def test_strip_pqc_part_of_registered_hybrid_sender(alice, tx, registry, legacy:
     reg = registry((alice, HYBRID))
     rejects(lambda: upgraded(reg).verify(signed.raw_transaction), PolicyRejected, Reason.PQC_REQUIRED)
     rejects(
-        lambda: upgraded(reg, activation_block=10).verify(signed.raw_transaction, block=10),
+        lambda: upgraded(reg, activation_block=10).verify(signed.raw_transaction, inclusion_block=11),
         PolicyRejected,
         Reason.PQC_REQUIRED,
     )
@@ -128,13 +128,13 @@ def test_strip_with_wns_artifact_from_unregistered_sender_after_activation(alice
     signed = alice.sign_transaction(tx())
     empty = InMemoryRegistry()
     verifier = upgraded(empty, activation_block=100)
-    # block 99 is the parent of the activation block: its transactions are enforced
-    rejects(lambda: verifier.verify(signed.raw_transaction, block=99), PolicyRejected, Reason.PQC_REQUIRED)
+    # a transaction in the activation block itself is enforced
+    rejects(lambda: verifier.verify(signed.raw_transaction, inclusion_block=100), PolicyRejected, Reason.PQC_REQUIRED)
     rejects(lambda: verifier.verify(signed.raw_transaction), PolicyRejected, Reason.PQC_REQUIRED)  # latest
     # Before activation the artifact is only telemetry.
-    assert verifier.verify(signed.raw_transaction, block=98).pqc is PqcStatus.MISSING
+    assert verifier.verify(signed.raw_transaction, inclusion_block=99).pqc is PqcStatus.MISSING
     # The envelope itself is fine for the unregistered sender.
-    assert verifier.verify(signed.envelope, block=100).pqc is PqcStatus.VALID
+    assert verifier.verify(signed.envelope, inclusion_block=101).pqc is PqcStatus.VALID
 
 
 def test_strip_legacy_eip155_of_unregistered_sender_leaves_no_artifact(alice, tx) -> None:
@@ -148,25 +148,29 @@ def test_strip_legacy_eip155_of_unregistered_sender_leaves_no_artifact(alice, tx
 def test_finalizing_sender_stripped_before_activation_is_rejected(alice, tx, registry) -> None:
     signed = alice.sign_transaction(tx())
     verifier = upgraded(registry((alice, FINALIZING)), activation_block=100)
-    rejects(lambda: verifier.verify(signed.raw_transaction, block=5), PolicyRejected, Reason.PQC_REQUIRED)
-    assert verifier.verify(signed.envelope, block=5).pqc is PqcStatus.VALID
+    rejects(lambda: verifier.verify(signed.raw_transaction, inclusion_block=6), PolicyRejected, Reason.PQC_REQUIRED)
+    assert verifier.verify(signed.envelope, inclusion_block=6).pqc is PqcStatus.VALID
 
 
 def test_hybrid_sender_stripped_before_activation_is_accepted_as_missing(alice, tx, registry) -> None:
     signed = alice.sign_transaction(tx())
     verifier = upgraded(registry((alice, HYBRID)), activation_block=100)
-    # block = the parent state: block=98 judges a transaction in block 99, the last before activation
-    verified = verifier.verify(signed.raw_transaction, block=98)
+    # block 99 is the last before activation
+    verified = verifier.verify(signed.raw_transaction, inclusion_block=99)
     assert verified.pqc is PqcStatus.MISSING and verified.sender_state is HYBRID
     # A bad PQC part before activation is recorded, not enforced (telemetry mode) ...
     raw, key, _ = split_envelope(signed.envelope)
     forged = build_envelope(raw, key, bytes(SIG_BYTES))
-    recorded = verifier.verify(forged, block=98)
+    recorded = verifier.verify(forged, inclusion_block=99)
     assert (recorded.pqc, recorded.pqc_reason) == (PqcStatus.INVALID, Reason.INVALID_SIGNATURE)
-    # ... and rejected from the activation block on: a transaction IN block 100 has parent 99.
-    for parent in (99, 100):
-        rejects(lambda p=parent: verifier.verify(forged, block=p), InvalidSignature, Reason.INVALID_SIGNATURE)
-        rejects(lambda p=parent: verifier.verify(signed.raw_transaction, block=p), PolicyRejected, Reason.PQC_REQUIRED)
+    # ... and rejected from the activation block on.
+    for block in (100, 101):
+        rejects(lambda b=block: verifier.verify(forged, inclusion_block=b), InvalidSignature, Reason.INVALID_SIGNATURE)
+        rejects(
+            lambda b=block: verifier.verify(signed.raw_transaction, inclusion_block=b),
+            PolicyRejected,
+            Reason.PQC_REQUIRED,
+        )
 
 
 def test_pqc_only_sender_classical_transaction(alice, tx, registry) -> None:
@@ -175,7 +179,7 @@ def test_pqc_only_sender_classical_transaction(alice, tx, registry) -> None:
     for data in (signed.raw_transaction, signed.envelope):
         rejects(lambda d=data: upgraded(reg).verify(d), PolicyRejected, Reason.CLASSICAL_NOT_ALLOWED)
         rejects(
-            lambda d=data: upgraded(reg, activation_block=10**9).verify(d, block=0),
+            lambda d=data: upgraded(reg, activation_block=10**9).verify(d, inclusion_block=1),
             PolicyRejected,
             Reason.CLASSICAL_NOT_ALLOWED,
         )
@@ -356,11 +360,11 @@ def test_registry_history_is_per_block(alice, tx) -> None:
     assert reg.entry(alice.address_bytes, 19).state is HYBRID
     assert reg.entry(alice.address_bytes, 20).state is FINALIZING
     assert reg.entry(alice.address_bytes).state is FINALIZING  # latest
-    # The verifier uses the entry as of the block it is asked about.
+    # The verifier uses the entry as of the parent of the block the transaction enters.
     stripped = alice.sign_transaction(tx(legacy=True)).raw_transaction
     verifier = upgraded(reg)
-    assert verifier.verify(stripped, block=9).pqc is PqcStatus.NOT_EXPECTED
-    rejects(lambda: verifier.verify(stripped, block=10), PolicyRejected, Reason.PQC_REQUIRED)
+    assert verifier.verify(stripped, inclusion_block=10).pqc is PqcStatus.NOT_EXPECTED
+    rejects(lambda: verifier.verify(stripped, inclusion_block=11), PolicyRejected, Reason.PQC_REQUIRED)
 
 
 # --- replay on another chain (anchors §16 #11) -------------------------------------------------------
@@ -595,7 +599,7 @@ def test_wrong_suite(sample, hybrid_verifier, suite: int) -> None:
 def test_wrong_kind(sample, hybrid_verifier) -> None:
     _, raw, key, signature = sample
     pqc_only = build_envelope(raw, key, signature, kind=2)
-    rejects(lambda: hybrid_verifier.verify(pqc_only), UnsupportedEnvelope, Reason.UNSUPPORTED_VERSION)
+    rejects(lambda: hybrid_verifier.verify(pqc_only), UnsupportedEnvelope, Reason.UNSUPPORTED_KIND)
     for kind in (0, 3, 255):
         rejects(
             lambda k=kind: hybrid_verifier.verify(build_envelope(raw, key, signature, kind=k)),

@@ -12,8 +12,8 @@ from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry, PqcStatus, UpgradedVerifier
 
 ACTIVATION = 100
-# block = the parent state: 98 judges a transaction in block 99 (before activation), 99 one in block 100
-PHASES = {"before": 98, "after": 99, "latest": None}  # block=None means "now": counts as activated
+# the block the transaction enters: 99 is the last before activation, 100 the activation block itself
+PHASES = {"before": 99, "after": 100, "latest": None}  # None means "now": counts as activated
 
 # What arrives: a valid envelope, an envelope whose ML-DSA-87 signature is zeroed, a stripped EIP-1559
 # transaction (carries the WNS artifact), a stripped EIP-155 transaction (cannot carry one).
@@ -90,7 +90,7 @@ def test_policy_cell(alice, inputs, state: str, phase: str, what: str) -> None:
     verifier = UpgradedVerifier(registry, activation_block=ACTIVATION)
     expected = TABLE[state]["after" if phase == "latest" else phase][what]
     if isinstance(expected, PqcStatus):
-        result = verifier.verify(inputs[what], block=PHASES[phase])
+        result = verifier.verify(inputs[what], inclusion_block=PHASES[phase])
         assert result.pqc is expected
         assert result.sender == alice.address_bytes and result.sender_state is AccountState[state]
         assert (result.key_id == alice.key_id) is (expected is PqcStatus.VALID)
@@ -98,5 +98,5 @@ def test_policy_cell(alice, inputs, state: str, phase: str, what: str) -> None:
     else:
         error, reason = expected
         with pytest.raises(error) as info:
-            verifier.verify(inputs[what], block=PHASES[phase])
+            verifier.verify(inputs[what], inclusion_block=PHASES[phase])
         assert type(info.value) is error and info.value.reason is reason

@@ -1,6 +1,6 @@
 """chainplug.node.chain — the embedded chain: py-evm with the upgraded rules, over HTTP JSON-RPC.
 
-Layout (DESIGN.md §7 "Chain"; the transaction format is docs/pqc-transaction.md):
+Layout (docs/design.md §chain; the transaction format is docs/pqc-transaction.md):
 
     rules                the upgraded chain rules, judged against the registry at the parent block
     fork                 those rules as a py-evm fork of Prague (UpgradedPragueVM)
@@ -9,19 +9,20 @@ Layout (DESIGN.md §7 "Chain"; the transaction format is docs/pqc-transaction.md
     server               the aiohttp JSON-RPC server (``chainplug chain serve``)
 
 The PQC-only transaction itself (type 0x50: format, strict decoding, signing) lives in
-chainplug.envelope (``pqc_tx``, ``pqc_signer``) so signers below this layer can build it; it is
-re-exported here. May import every layer below chainplug.node; py-evm is imported only by fork,
+chainplug.envelope (``pqc_tx``, ``decode``, ``pqc_signer``) so signers below this layer can build it;
+it is re-exported here. May import every layer below chainplug.node; py-evm is imported only by fork,
 backend, queries, wire and server.
 """
 
+from ...envelope.decode import decode_pqc_transaction
 from ...envelope.pqc_signer import PqcOnlySigner, SignedPqcTransaction
-from ...envelope.pqc_tx import PqcTransaction, UnsignedPqcTransaction, decode_pqc_transaction, verify_pqc_signature
+from ...envelope.pqc_tx import PqcOnlyTransaction, PqcTransaction, verify_pqc_signature
 
 __all__ = [
     "PqcOnlySigner",
+    "PqcOnlyTransaction",
     "PqcTransaction",
     "SignedPqcTransaction",
-    "UnsignedPqcTransaction",
     "decode_pqc_transaction",
     "verify_pqc_signature",
 ]

@@ -26,13 +26,15 @@ from eth_typing import Hash32 as EvmHash32
 from eth_utils.exceptions import ValidationError
 
 from ...crypto.pqc import PQCBackend
-from ...envelope import decode_envelope
+from ...envelope import Envelope, decode_envelope
+from ...envelope.fees import default_fees
 from ...errors import RegistryError
 from ...registry.artifact import load_artifact
 from ...types import Address, Hash32
+from ..sidecars import SidecarStore
 from .accounts import DEV_BALANCE, DEV_MNEMONIC, dev_accounts
 from .fork import UpgradedPragueVM
-from .rules import ChainRules, SidecarStore
+from .rules import ChainRules
 
 GAS_LIMIT = 30_000_000
 """Block gas limit, constant (as eth-tester)."""
@@ -143,14 +145,15 @@ class ChainBackend:
             self.mine()
         return Hash32(transaction.hash)
 
-    def send_envelope(self, data: bytes) -> Hash32:
+    def send_envelope(self, data: bytes | Envelope) -> Hash32:
         """Record the envelope as its transaction's PQC sidecar, then submit the classical part; the
-        rules check the sidecar with the UpgradedVerifier. Raises MalformedEnvelope or as send_raw."""
-        envelope = decode_envelope(data)
+        rules check the sidecar (decoded once, here) with their UpgradedVerifier. Raises
+        MalformedEnvelope or as send_raw."""
+        envelope = data if isinstance(data, Envelope) else decode_envelope(data)
         tx_hash = envelope.transaction.tx_hash
         if self.sidecars.get(tx_hash) is not None or self.find_transaction(tx_hash) is not None:
             raise AlreadyKnown("already known")
-        self.sidecars.put(tx_hash, data)
+        self.sidecars.put(envelope)
         try:
             self.send_raw(envelope.raw_transaction)
         except Exception:
@@ -171,8 +174,7 @@ class ChainBackend:
             "gas": REGISTRY_DEPLOY_GAS,
             "value": 0,
             "data": load_artifact()["bytecode"],
-            "maxPriorityFeePerGas": 10**9,
-            "maxFeePerGas": 2 * self.next_base_fee() + 10**9,
+            **default_fees(self.next_base_fee()),
         }
         tx_hash = self.send_raw(bytes(Account.sign_transaction(tx, deployer.private_key).raw_transaction))
         if not self.automine:

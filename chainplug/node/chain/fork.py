@@ -2,9 +2,10 @@
 
 ``UpgradedPragueVM`` subclasses py-evm's latest fork (Prague, the one eth-tester's PyEVMBackend runs):
 
-* its transaction builder also decodes type 0x50 (strictly, through chainplug.envelope.pqc_tx) into
-  :class:`PqcOnlyTransaction`, which executes as an EIP-1559 transaction from its explicit sender with
-  intrinsic gas = EIP-1559 intrinsic gas + PQC_TX_AUTH_GAS;
+* its transaction builder also decodes type 0x50 (strictly, with chainplug's decoder, once) into
+  :class:`EvmPqcOnlyTransaction`, which executes as an EIP-1559 transaction from its explicit sender with
+  intrinsic gas = EIP-1559 intrinsic gas + PQC_TX_AUTH_GAS; its RLP fields are the ones declared by
+  chainplug.envelope's :class:`~chainplug.envelope.PqcOnlyTransaction`;
 * its state applies the EIP-1559 fee and balance rules to that type (without the secp256k1 low-s check,
   there is no secp256k1 signature);
 * ``validate_transaction_against_header`` — called for every transaction py-evm applies, when building a
@@ -43,9 +44,11 @@ from eth_typing import Hash32 as EvmHash32
 from eth_utils.exceptions import ValidationError
 from rlp.sedes import Binary, CountableList, big_endian_int, binary
 
-from ...constants import MLDSA87_PUBLIC_KEY_BYTES, MLDSA87_SIGNATURE_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
+from ...constants import PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
 from ...crypto.keccak import keccak256
-from ...envelope.pqc_tx import PqcTransaction, decode_pqc_transaction, verify_pqc_signature
+from ...envelope.decode import decode_pqc_transaction
+from ...envelope.fields import WireField, payload_fields, wire_fields
+from ...envelope.pqc_tx import PqcOnlyTransaction, PqcTransaction, verify_pqc_signature
 from ...errors import ChainplugError, RegistryError
 from ...types import AccountState, Address, Hash32, KeyId
 from ...verify import UNREGISTERED, RegistryEntry
@@ -57,26 +60,49 @@ REGISTRY_READ_GAS = 1_000_000
 """Gas for the in-EVM registry read (a view call needs ~10,000)."""
 
 
-class PqcOnlyTransaction(rlp.Serializable, SignedTransactionMethods, SignedTransactionAPI):  # type: ignore[misc]
-    """The type-0x50 payload as py-evm sees it. Built only by :class:`PqcPayloadDecoder`, after the
-    strict chainplug decoder accepted the bytes."""
+_SEDES: dict[str, Any] = {
+    "uint": big_endian_int,
+    "to": address_sedes,
+    "bytes": binary,
+    "access_list": CountableList(AccountAccesses),
+}
+
+
+def _sedes(f: WireField) -> Any:
+    return Binary.fixed_length(f.wire.size) if f.wire.kind == "fixed" else _SEDES[f.wire.kind]
+
+
+def _evm_name(name: str) -> str:
+    # NOTE: not "sender": SignedTransactionMethods.sender is the (cached) result of get_sender().
+    return "sender_address" if name == "sender" else name
+
+
+_PQC_WIRE_FIELDS = (*payload_fields(PqcOnlyTransaction), *wire_fields(PqcTransaction))
+"""The signed type-0x50 payload: the ten signed fields, then the public key and the signature."""
+
+
+class EvmPqcOnlyTransaction(rlp.Serializable, SignedTransactionMethods, SignedTransactionAPI):  # type: ignore[misc]
+    """The type-0x50 payload as py-evm sees it, its RLP fields those chainplug declares. Built only by
+    :class:`PqcPayloadDecoder`, from what the strict chainplug decoder made of the bytes."""
 
     _type_id = TX_TYPE_PQC_ONLY
-    fields = [  # noqa: RUF012 - pyrlp's declaration style
-        ("chain_id", big_endian_int),
-        ("nonce", big_endian_int),
-        ("max_priority_fee_per_gas", big_endian_int),
-        ("max_fee_per_gas", big_endian_int),
-        ("gas", big_endian_int),
-        ("to", address_sedes),
-        ("value", big_endian_int),
-        ("data", binary),
-        ("access_list", CountableList(AccountAccesses)),
-        # NOTE: not "sender": SignedTransactionMethods.sender is the (cached) result of get_sender().
-        ("sender_address", Binary.fixed_length(20)),
-        ("public_key", Binary.fixed_length(MLDSA87_PUBLIC_KEY_BYTES)),
-        ("signature", Binary.fixed_length(MLDSA87_SIGNATURE_BYTES)),
-    ]
+    fields = [(_evm_name(f.name), _sedes(f)) for f in _PQC_WIRE_FIELDS]  # noqa: RUF012 - pyrlp's declaration style
+
+    @classmethod
+    def from_decoded(cls, pqc: PqcTransaction, payload: bytes) -> EvmPqcOnlyTransaction:
+        """The py-evm object for ``pqc`` (decoded from ``payload``), without decoding the bytes again:
+        the same values pyrlp's sedes would produce (storage keys as integers), ``payload`` as its
+        cached encoding."""
+        values = {_evm_name(f.name): getattr(pqc.unsigned, f.name) for f in payload_fields(PqcOnlyTransaction)}
+        values["access_list"] = tuple(
+            AccountAccesses(address, tuple(int.from_bytes(key, "big") for key in keys))
+            for address, keys in pqc.unsigned.access_list
+        )
+        values.update({f.name: getattr(pqc, f.name) for f in wire_fields(PqcTransaction)})
+        transaction = cls(**values)
+        transaction._cached_rlp = payload
+        transaction.__dict__["pqc"] = pqc  # the cached_property's slot: decoded once
+        return transaction
 
     @cached_property
     def pqc(self) -> PqcTransaction:
@@ -154,7 +180,8 @@ class PqcOnlyTransaction(rlp.Serializable, SignedTransactionMethods, SignedTrans
 
 
 class PqcPayloadDecoder(TransactionDecoderAPI):
-    """Decodes a type-0x50 payload: chainplug's strict decoder first, then py-evm's RLP object."""
+    """Decodes a type-0x50 payload with chainplug's strict decoder, once, and builds py-evm's object
+    from the result."""
 
     @classmethod
     def decode(cls, payload: bytes) -> SignedTransactionAPI:
@@ -162,9 +189,7 @@ class PqcPayloadDecoder(TransactionDecoderAPI):
             pqc = decode_pqc_transaction(bytes((TX_TYPE_PQC_ONLY,)) + payload)
         except ChainplugError as exc:
             raise PqcRuleViolation(exc) from exc
-        transaction: PqcOnlyTransaction = rlp.decode(payload, sedes=PqcOnlyTransaction)
-        transaction.__dict__["pqc"] = pqc  # the cached_property's slot: decoded once
-        return transaction
+        return EvmPqcOnlyTransaction.from_decoded(pqc, bytes(payload))
 
 
 class UpgradedTypedReceipt(PragueTypedReceipt):
@@ -275,10 +300,12 @@ class UpgradedPragueVM(PragueVM):
             return rules.cached_entry(Hash32(parent.hash), account, load)
 
         if transaction.type_id == TX_TYPE_PQC_ONLY:
-            rules.check_pqc_only(pqc_transaction(transaction), read)
+            inner = _pqc_inner(transaction)
+            rules.check_pqc_only(inner.pqc, base_header.block_number, read)
+            inner.__dict__["_signature_ok"] = True  # the rules verified it: py-evm's own check need not again
         else:
             rules.check_classical(
-                transaction.encode(),
+                transaction.encode(),  # py-evm keeps the bytes it decoded: no re-encoding
                 Hash32(transaction.hash),
                 Address(transaction.sender),
                 base_header.block_number,
@@ -286,9 +313,13 @@ class UpgradedPragueVM(PragueVM):
             )
 
 
+def _pqc_inner(transaction: SignedTransactionAPI) -> EvmPqcOnlyTransaction:
+    inner = getattr(transaction, "_inner", transaction)
+    if not isinstance(inner, EvmPqcOnlyTransaction):
+        raise TypeError("not a PQC-only transaction")
+    return inner
+
+
 def pqc_transaction(transaction: SignedTransactionAPI) -> PqcTransaction:
     """The chainplug view of a py-evm type-0x50 transaction."""
-    inner = getattr(transaction, "_inner", transaction)
-    if not isinstance(inner, PqcOnlyTransaction):
-        raise TypeError("not a PQC-only transaction")
-    return inner.pqc
+    return _pqc_inner(transaction).pqc

@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from ... import __version__
 from ...constants import MAX_ENVELOPE_BYTES, MAX_RAW_TX_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
+from ...envelope.fees import DEFAULT_PRIORITY_FEE, default_max_fee
 from ...errors import ChainplugError
 from ...types import Hash32
 from ..jsonrpc import (
@@ -54,8 +55,6 @@ from .rules import PqcRuleViolation
 LOG = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 100
-DEFAULT_PRIORITY_FEE = 10**9
-"""eth_maxPriorityFeePerGas answer and eth_sendTransaction's default tip (1 gwei, as anvil)."""
 EXECUTION_REVERTED = 3
 """geth's JSON-RPC code for a reverted eth_call / eth_estimateGas."""
 SERVER_ERROR = -32000
@@ -250,7 +249,7 @@ class ChainServer:
 
     def _sidecar(self, params: list[Any]) -> str | None:
         stored = self.backend.sidecars.get(wire.data(wire.param(params, 0), "transaction hash", size=32))
-        return wire.hexdata(stored) if stored is not None else None
+        return wire.hexdata(stored.encode()) if stored is not None else None
 
     def _mine(self, params: list[Any]) -> str:
         count = wire.param(params, 0)
@@ -310,7 +309,7 @@ class ChainServer:
                 else DEFAULT_PRIORITY_FEE
             )
             tx["maxPriorityFeePerGas"] = tip
-            tx["maxFeePerGas"] = request.max_fee_per_gas or 2 * self.backend.next_base_fee() + tip
+            tx["maxFeePerGas"] = request.max_fee_per_gas or default_max_fee(self.backend.next_base_fee(), tip)
         return bytes(Account.sign_transaction(tx, key).raw_transaction)
 
     def _nonce(self, sender: bytes) -> int:
