@@ -1,27 +1,25 @@
 """``chainplug keystore ...`` and ``chainplug account import|export-public`` (docs/keystore.md §9).
 
-Passwords come from a file (``--password-file``, ``-`` for stdin), an environment variable named by
-``--password-env``, or a terminal prompt — never from an argument value. The KEM key comes from
-``--kem-key`` or ``$CHAINPLUG_KEM_KEY``; there is no default path. Every keystore error exits 2.
+Secrets come from where :mod:`._credentials` says (never from an argument value). Every keystore
+error exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..constants import KEM_KEY_ENV
 from ..errors import ConfigError
+from ._args import parse_address
+from ._credentials import credential_options, credentials_from_args, kdf_policy, read_password
 from ._output import EXIT_OK, emit
 
 if TYPE_CHECKING:
-    from ..keystore import Credentials, KdfPolicy, KemKey, UnlockedKey
+    from ..keystore import Credentials, UnlockedKey
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -81,76 +79,6 @@ def _group(sub: Any, name: str, *, summary: str) -> Any:
         actions.required = True
         return actions
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def credential_options() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--kem-key", type=Path, help=f"the KEM key file (default: ${KEM_KEY_ENV}; no default path)")
-    parser.add_argument("--password-file", type=Path, help="file holding the password ('-' = stdin)")
-    parser.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
-    parser.add_argument(
-        "--insecure-kdf-iterations",
-        type=int,
-        metavar="N",
-        help="TESTS ONLY: write and accept files with just N PBKDF2 iterations",
-    )
-    return parser
-
-
-# --- secrets from their sources ------------------------------------------------------------------
-
-
-def _password(file: Path | None, env: str | None, *, prompt: str, confirm: bool = False) -> str:
-    if file is not None and env is not None:
-        raise ConfigError("give a password file or a password variable, not both")
-    if file is not None:
-        raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
-        raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"the password in {file} is not UTF-8") from None
-    if env is not None:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"environment variable {env} is not set")
-        return value
-    if not sys.stdin.isatty():
-        raise ConfigError("no password: use a --...password-file or --...password-env option, or run on a terminal")
-    value = getpass.getpass(f"{prompt}: ")
-    if confirm and getpass.getpass(f"{prompt} (again): ") != value:
-        raise ConfigError("the two passwords differ")
-    return value
-
-
-def _policy(args: argparse.Namespace) -> KdfPolicy:
-    from ..keystore import KdfPolicy
-
-    if args.insecure_kdf_iterations is None:
-        return KdfPolicy()
-    if not getattr(args, "warned", False):
-        sys.stderr.write("chainplug: WARNING: --insecure-kdf-iterations is for tests; keys are weakly protected\n")
-        args.warned = True
-    return KdfPolicy.unsafe_for_testing(args.insecure_kdf_iterations)
-
-
-def _kem_key(path: Path | None) -> KemKey:
-    from ..keystore import KemKey
-
-    if path is None:
-        env = os.environ.get(KEM_KEY_ENV)
-        if not env:
-            raise ConfigError(f"no KEM key: give --kem-key PATH or set {KEM_KEY_ENV} (there is no default location)")
-        path = Path(env)
-    return KemKey.load(path)
-
-
-def credentials_from_args(args: argparse.Namespace, *, confirm: bool = False) -> Credentials:
-    from ..keystore import Credentials, Passphrase
-
-    kem_key = _kem_key(args.kem_key)
-    password = _password(args.password_file, args.password_env, prompt="Keystore password", confirm=confirm)
-    return Credentials(Passphrase(password, _policy(args)), kem_key)
 
 
 def _progress(label: str) -> Callable[[int, int], None] | None:
@@ -226,8 +154,8 @@ def _rotate_password(args: argparse.Namespace) -> int:
     from ..keystore import Credentials, Passphrase, rotate_password
 
     old = credentials_from_args(args)
-    new_password = _password(args.new_password_file, args.new_password_env, prompt="New password", confirm=True)
-    new = Credentials(Passphrase(new_password, _policy(args)), old.kem_key)
+    new_password = read_password(args.new_password_file, args.new_password_env, prompt="New password", confirm=True)
+    new = Credentials(Passphrase(new_password, kdf_policy(args)), old.kem_key)
     report = rotate_password(args.path, old, new, progress=_progress("re-sealing"))
     return _rotated(args, report.resealed, report.already_done, report.resumed, "password")
 
@@ -252,7 +180,7 @@ def _import(args: argparse.Namespace) -> int:
     from ..keystore import KeyToStore, Vault, create_key_file, decrypt_v3
 
     raw = args.v3_file.read_bytes()
-    v3_password = _password(args.v3_password_file, args.v3_password_env, prompt="V3 keystore password")
+    v3_password = read_password(args.v3_password_file, args.v3_password_env, prompt="V3 keystore password")
     key = decrypt_v3(raw, bytearray(v3_password.encode("utf-8")))
     try:
         credentials = credentials_from_args(args, confirm=args.out is not None)
@@ -274,7 +202,6 @@ def _export_public(args: argparse.Namespace) -> int:
     from ..crypto import mldsa87_key_id
     from ..keystore import KeyAlgorithm, Vault, open_key_file, read_key_file
     from ..keystore.vault import inventory
-    from ._migrate import parse_address
 
     if (args.file is None) == (args.keystore is None):
         raise ConfigError("give a key file or --keystore DIR")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._keystore import credential_options, credentials_from_args
+from ._credentials import credential_options, credentials_from_args
 from ._serve import serve
 
 

@@ -72,7 +72,7 @@ class Driver:
         if not self.observer.wait_head(height, max(0.0, self.deadline - time.monotonic())):
             raise DevnetError(f"scenario timeout ({self.scenario.timeout:.0f} s) waiting for block {height}")
 
-    def _selected(self, event: Event) -> list[str]:
+    def selected(self, event: Event) -> list[str]:
         return list(self.accounts) if event.accounts is None else [self.accounts[i] for i in event.accounts]
 
     # --- migration ------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ class Driver:
         self.observer.refresh_accounts()
         states = self.observer.account_states()
         refused = 0
-        for account in self._selected(event):
+        for account in self.selected(event):
             for to in self._path(event, states.get(account, "CLASSICAL")):
                 step = self.advance(account, to, gate_check=event.expect == "gate-refused")
                 refused += step.outcome == "gate-refused"
@@ -126,7 +126,7 @@ class Driver:
     _do_register = _do_finalize = _do_complete = _do_migrate = _migration
 
     def _do_rollback(self, event: Event, record: EventRecord) -> None:
-        for account in self._selected(event):
+        for account in self.selected(event):
             with self.traffic.hold([account]):
                 try:
                     self.network.require_signer().call("chainplug_rollback", account)
@@ -149,12 +149,12 @@ class Driver:
                 "stopped_at": time.time(),
             }
             if validator.remote:  # an operator upgrades it by hand; we wait and watch
-                self.network.wait_validator(name, height=0, version="upgraded", timeout=self._left(600))
+                self.network.wait_validator(name, height=0, version="upgraded", timeout=self.time_left(600))
             else:
                 self.network.supervisor.stop(name)
                 entry["started_at"] = time.time()
                 self.network.start_validator(name, "upgraded")
-            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self._left(90))
+            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self.time_left(90))
             entry["caught_up_at"] = time.time()
             entry["downtime_seconds"] = round(entry["caught_up_at"] - entry["stopped_at"], 3)
             validator.version = "upgraded"
@@ -185,7 +185,7 @@ class Driver:
         assert event.attack is not None
         self.observer.refresh_accounts()
         states = self.observer.account_states()
-        target = choose_target(event.attack, states, self._selected(event) if event.accounts else [])
+        target = choose_target(event.attack, states, self.selected(event) if event.accounts else [])
         if target is None:
             record.ok = False
             record.detail.append(f"no account in a state {event.attack} can target")
@@ -207,5 +207,5 @@ class Driver:
             self.wait_block(self.network.require_chain().activation_block)
         self.wait_block(self.observer.head + event.blocks)
 
-    def _left(self, cap: float) -> float:
+    def time_left(self, cap: float) -> float:
         return max(1.0, min(cap, self.deadline - time.monotonic()))

@@ -264,7 +264,7 @@ def _finish(
         warnings=devnet.warnings,
         sent=sent,
     )
-    checks = evaluate(scenario, report)
+    checks = evaluate(scenario.expect, scenario.accounts, report)
     report["expectations"] = checks
     report["run"]["passed"] = all(c["passed"] for c in checks)
     report["summary"] = summary(report)
