@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..errors import ConfigError
@@ -53,13 +52,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.block_time is not None and args.block_time <= 0:
         raise ConfigError("--block-time must be positive")
     registry = _address(args.registry) if args.registry else None
+    from ._serve import parse_listen, serve
 
+    parse_listen(args.listen)  # a typo must fail before the chain is built and its dev keys are printed
     from eth_utils.address import to_checksum_address
 
     from ..node.chain.accounts import DEV_MNEMONIC
     from ..node.chain.backend import ChainBackend
     from ..node.chain.server import ChainServer
-    from ._serve import serve
 
     backend = ChainBackend(
         chain_id=args.chain_id,
@@ -75,9 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     accounts = [
         {"address": to_checksum_address(a.address), "private_key": "0x" + a.private_key.hex()} for a in backend.accounts
     ]
-    if not args.json:
-        lines = ["chainplug chain — dev accounts (TEST ONLY: publicly known keys)"]
-        lines += [f"  ({i}) {a['address']}  key {a['private_key']}" for i, a in enumerate(accounts)]
-        lines += [f"  {name}: {value}" for name, value in info.items()]
-        sys.stdout.write("\n".join(lines) + "\n")
-    return serve(server.app(), args.listen, {"service": "chain", **info, "accounts": accounts}, as_json=args.json)
+    lines = ["chainplug chain — dev accounts (TEST ONLY: publicly known keys)"]
+    lines += [f"  ({i}) {a['address']}  key {a['private_key']}" for i, a in enumerate(accounts)]
+    lines += [f"  {name}: {value}" for name, value in info.items()]
+    announcement = {"service": "chain", **info, "accounts": accounts}
+    return serve(server.app(), args.listen, announcement, as_json=args.json, banner="\n".join(lines))

@@ -13,14 +13,37 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..constants import KEM_KEY_ENV
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..keystore import Credentials, KdfPolicy, KemKey
+
+
+class _PasswordIsNeverAnArgument(argparse.Action):
+    """``--password VALUE``: refused with the reason, and the value is never echoed."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, instead: str = "", **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+        self.instead = instead
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_: Any) -> None:
+        raise argparse.ArgumentError(
+            self,
+            "passwords are never command-line arguments (other users see them in the process list, shells keep "
+            f"them in their history): use {self.instead}, or answer the prompt on a terminal",
+        )
+
+
+def refuse_password_argument(parser: argparse.ArgumentParser, option: str, file_option: str, env_option: str) -> None:
+    """Make ``option VALUE`` an error that says where passwords come from instead."""
+    parser.add_argument(
+        option, action=_PasswordIsNeverAnArgument, instead=f"{file_option} FILE ('-' = stdin), {env_option} VAR"
+    )
 
 
 def credential_options() -> argparse.ArgumentParser:
@@ -34,6 +57,7 @@ def credential_options() -> argparse.ArgumentParser:
         metavar="N",
         help="TESTS ONLY: write and accept files with just N PBKDF2 iterations",
     )
+    refuse_password_argument(parser, "--password", "--password-file", "--password-env")
     return parser
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._args import parse_address
-from ._credentials import credential_options, credentials_from_args, kdf_policy, read_password
+from ._credentials import credential_options, credentials_from_args, kdf_policy, read_password, refuse_password_argument
 from ._output import EXIT_OK, emit
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     password.add_argument("path", type=Path, help="vault directory or key file")
     password.add_argument("--new-password-file", type=Path, help="file holding the new password ('-' = stdin)")
     password.add_argument("--new-password-env", metavar="VAR", help="environment variable holding the new password")
+    refuse_password_argument(password, "--new-password", "--new-password-file", "--new-password-env")
     password.set_defaults(handler=_rotate_password)
 
     kem_rotate = actions.add_parser("rotate-kem-key", parents=[common, creds], help="re-seal to a new KEM key")
@@ -59,6 +60,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     where.add_argument("--out", type=Path, metavar="FILE", help="write a single key file instead")
     imp.add_argument("--v3-password-file", type=Path, help="file holding the V3 password ('-' = stdin)")
     imp.add_argument("--v3-password-env", metavar="VAR", help="environment variable holding the V3 password")
+    refuse_password_argument(imp, "--v3-password", "--v3-password-file", "--v3-password-env")
     imp.set_defaults(handler=_import)
 
     export = account.add_parser("export-public", parents=[common, creds], help="print an account's public keys")
@@ -104,9 +106,22 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
 # --- handlers ----------------------------------------------------------------------------------
 
 
+def _refuse_beside_key_files(out: Path) -> None:
+    """A KEM key inside a vault or a migration store adds nothing for a thief of that directory, and
+    every later use would refuse it (``check_kept_apart``): refuse it now, before it is written."""
+    for directory in (out.absolute().parent, *out.absolute().parent.parents):
+        for marker, what in (("vault.json", "a keystore vault"), ("migration.wal", "a migration store")):
+            if (directory / marker).is_file():
+                raise ConfigError(
+                    f"{out} would be inside {what} ({directory}): keep the KEM key apart from the key files "
+                    "(another device or a secret store), or the password alone protects the keys"
+                )
+
+
 def _create_kem_key(args: argparse.Namespace) -> int:
     from ..keystore import KemKey
 
+    _refuse_beside_key_files(args.out)
     key = KemKey.generate()
     key.save(args.out)
     data = {"ok": True, "kem_key": str(args.out), "key_id": key.key_id.hex()}
