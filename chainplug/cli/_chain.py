@@ -29,7 +29,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--activation-block", type=int, default=0, help="block from which HYBRID senders need a PQC sidecar (default 0)"
     )
-    serve.add_argument("--block-time", type=float, help="mine one block every SECONDS (default: one per transaction)")
+    mining = serve.add_mutually_exclusive_group()
+    mining.add_argument("--block-time", type=float, help="mine one block every SECONDS (default: one per transaction)")
+    mining.add_argument(
+        "--manual-mining",
+        action="store_true",
+        help="mine only when asked (evm_mine): the devnet drives the block clock, so its schedule is held to blocks",
+    )
     registry = serve.add_mutually_exclusive_group()
     registry.add_argument("--registry", help="KeyRegistry address the rules read")
     registry.add_argument("--deploy-registry", action="store_true", help="deploy the KeyRegistry at start")
@@ -69,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         mnemonic=args.mnemonic or DEV_MNEMONIC,
     )
     server = ChainServer(backend, block_time=args.block_time)
+    backend.automine = args.block_time is None and not args.manual_mining
     if args.deploy_registry:
         backend.deploy_registry()
     info = server.info()

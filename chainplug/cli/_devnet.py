@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._output import EXIT_OK, EXIT_REJECTED
+from ._output import EXIT_OK, EXIT_REJECTED, emit
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             "timeline.png. A live status line goes to stderr. Exit 0 if every expectation held, 1 if not."
         ),
     )
-    run.add_argument("scenario", type=Path, help="scenario file, e.g. devnet/smoke.toml")
+    run.add_argument("scenario", help="a built-in scenario (chainplug devnet list), e.g. smoke, or a scenario file")
     run.add_argument("--out", type=Path, help="report directory (default devnet-out/<scenario name>)")
     run.add_argument("--rpc-url", help="run against this external chain instead of the scenario's [chain]")
     run.set_defaults(handler=_run)
@@ -45,11 +45,29 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             "endpoint, and keep running with a live status line until Ctrl-C or SIGTERM."
         ),
     )
-    up.add_argument("scenario", type=Path, nargs="?", help="scenario file (default: devnet/smoke.toml's fleet)")
+    up.add_argument("scenario", nargs="?", default="smoke", help="built-in scenario or scenario file (default: smoke)")
     up.add_argument("--out", type=Path, default=Path("devnet-out/up"), help="state and logs directory")
     up.add_argument("--rpc-url", help="use this external chain")
     up.add_argument("--traffic", action="store_true", help="also send the scenario's background traffic")
     up.set_defaults(handler=_up)
+    listing = actions.add_parser(
+        "list",
+        parents=[common],
+        help="the built-in scenarios",
+        description="The scenarios shipped with chainplug; run one by name: chainplug devnet run NAME.",
+    )
+    listing.set_defaults(handler=_list)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ..devnet.scenario import builtin_scenarios, load_scenario
+
+    found = [load_scenario(path) for path in builtin_scenarios().values()]
+    rows = [{"name": s.name, "description": s.description, "file": str(s.source)} for s in found]
+    width = max(len(row["name"]) for row in rows)
+    text = "\n".join(f"{row['name']:<{width}}  {row['description']}" for row in rows)
+    emit({"ok": True, "scenarios": rows}, text + "\n\nrun one: chainplug devnet run NAME", as_json=args.json)
+    return EXIT_OK
 
 
 def _interrupted(exc: BaseException) -> int:
@@ -59,10 +77,10 @@ def _interrupted(exc: BaseException) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..devnet import install_signal_handlers, load_scenario, run_scenario
+    from ..devnet import find_scenario, install_signal_handlers, load_scenario, run_scenario
     from ..devnet.processes import Interrupted
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(find_scenario(args.scenario))
     out = args.out or Path("devnet-out") / scenario.name
     install_signal_handlers()
     try:
@@ -97,13 +115,12 @@ def _run(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     import threading
 
-    from ..devnet import install_signal_handlers, load_scenario, running_devnet
+    from ..devnet import find_scenario, install_signal_handlers, load_scenario, running_devnet
     from ..devnet.processes import Interrupted
     from ..devnet.rpc import JsonRpc
     from ..devnet.traffic import Traffic
 
-    default = Path(__file__).resolve().parents[2] / "devnet" / "smoke.toml"
-    scenario = load_scenario(args.scenario or default)
+    scenario = load_scenario(find_scenario(args.scenario))
     install_signal_handlers()
     try:
         with running_devnet(scenario, args.out, rpc_url=args.rpc_url) as devnet:

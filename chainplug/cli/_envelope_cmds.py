@@ -28,7 +28,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         required=True,
         help=(
             "what accepting means: legacy = the classical signature only (a stock node); upgraded = what the "
-            "sender's registered state requires (needs --registry-file); strict = an envelope whose both signatures are valid, always"
+            "sender's registered state requires (needs --registry-file); strict = an envelope whose both "
+            "signatures are valid, always"
         ),
     )
     verify.add_argument("--registry-file", help="registry JSON (see docs/envelope-v1.md); required for upgraded")

@@ -1,6 +1,6 @@
 """chainplug.devnet — the local mixed-fleet devnet: real processes, a scenario, a report (DESIGN.md §7).
 
-Owns: scenario files' format (``scenario``, ``_table``; the files live in top-level ``devnet/``),
+Owns: scenario files' format (``scenario``, ``_table``; the built-in ones in ``scenarios/``),
 the process supervisor (``processes``), the wiring of chain, registry, gateway, validators and
 signer (``network``), JSON-RPC to them (``rpc``), the observer and live status line
 (``observer``), background traffic (``traffic``), attacks (``attacks``), injected faults
@@ -11,20 +11,23 @@ signer (``network``), JSON-RPC to them (``rpc``), the observer and live status l
 
 May import every layer below the CLI (it drives the others through their processes and RPC; it
 imports envelope, registry and migration for attack construction, registry reads and crash-point
-names). Entry points: :func:`load_scenario`, :func:`run_scenario` (``chainplug devnet run``),
+names). Entry points: :func:`find_scenario` (a file or a built-in name), :func:`load_scenario`,
+:func:`run_scenario` (``chainplug devnet run``),
 :func:`running_devnet` (``chainplug devnet up``).
 """
 
 from .orchestrator import Devnet, RunResult, run_scenario, running_devnet
 from .processes import install_signal_handlers
 from .rpc import DevnetError
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, builtin_scenarios, find_scenario, load_scenario
 
 __all__ = [
     "Devnet",
     "DevnetError",
     "RunResult",
     "Scenario",
+    "builtin_scenarios",
+    "find_scenario",
     "install_signal_handlers",
     "load_scenario",
     "run_scenario",

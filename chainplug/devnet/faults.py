@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ..registry import KeyRegistryContract
@@ -29,7 +31,7 @@ ORDER = ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY")
 
 class Driver(Protocol):
     """What a fault needs of the schedule's driver (:class:`chainplug.devnet.driver.Driver`, which calls
-    in here): the processes, what is observed, the traffic and the step ledger, and four of its moves."""
+    in here): the processes, what is observed, the traffic and the step ledger, and five of its moves."""
 
     network: Network
     observer: Observer
@@ -44,6 +46,8 @@ class Driver(Protocol):
     def selected(self, event: Event) -> list[str]: ...
 
     def time_left(self, cap: float) -> float: ...
+
+    def holding(self, accounts: Sequence[str]) -> AbstractContextManager[None]: ...
 
 
 def crash_validator(driver: Driver, name: str, event: Event) -> FaultRecord:
@@ -89,7 +93,7 @@ def crash_signer(driver: Driver, event: Event) -> FaultRecord:
         return fault
     traffic.paused = True
     try:
-        with traffic.hold(driver.accounts):
+        with driver.holding(driver.accounts):
             try:
                 _crash_and_recover(driver, event, fault, target, states)
             except DevnetError as exc:

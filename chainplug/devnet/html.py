@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
+
+NO_PICTURE = "no timeline picture: matplotlib is not installed (pip install 'chainplug[devnet]')"
+
+
+def picture_note() -> str:
+    """Why this run will draw no picture ("" when it will): matplotlib is an optional extra."""
+    return "" if importlib.util.find_spec("matplotlib") else NO_PICTURE
+
 
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1300px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
@@ -121,11 +130,11 @@ def write_html(report: dict[str, Any], out: Path) -> list[Path]:
     written: list[Path] = []
     picture: bytes | None = None
     note = ""
-    try:
-        from .plot import draw_timeline
-    except ImportError:
-        note = "timeline.png not drawn: matplotlib is not installed (pip install matplotlib)"
+    if picture_note():
+        note = picture_note()
     else:
+        from .plot import draw_timeline
+
         written.append(draw_timeline(report, out / "timeline.png"))
         picture = written[-1].read_bytes()
     page = out / "report.html"

@@ -15,6 +15,7 @@ from typing import Any
 from .. import __version__
 from .analysis import Facts
 from .attacks import AttackRecord
+from .clock import BlockClock
 from .driver import Driver
 from .network import Network
 from .observer import Observations
@@ -120,6 +121,8 @@ def build_report(
     error: str | None,
     sent: list[Any],
     warnings: list[str],
+    clock: BlockClock | None = None,
+    setup_seconds: float = 0.0,
 ) -> dict[str, Any]:
     chain = network.require_chain()
     steps = driver.steps if driver else []
@@ -167,6 +170,7 @@ def build_report(
             "error": error,
             "passed": False,
             "warnings": warnings,
+            "setup_seconds": round(setup_seconds, 2),
         },
         "chain": {
             "kind": chain.kind,
@@ -178,6 +182,11 @@ def build_report(
             "pqc_only_tx": chain.pqc_only_tx,
             "limitations": chain.limitations,
             "head": max((b.height for b in facts.blocks), default=0),
+            "mined_by": "devnet" if clock is not None else "chain",
+            "held": [
+                {"block": h.block, "started_at": h.started_at, "seconds": round(h.seconds, 3)}
+                for h in (clock.holds if clock is not None else [])
+            ],
         },
         "fleet": {
             "size": len(network.validators),

@@ -1,5 +1,5 @@
 """The long scenarios end to end (rolling-upgrade and chaos: about a minute each here). Marked slow:
-``pytest -m slow tests/devnet`` runs them; so does ``chainplug devnet run devnet/<name>.toml``."""
+``pytest -m slow tests/devnet`` runs them; so does ``chainplug devnet run <name>``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""devnet/gate-forced-off.toml: with the fleet gate forced off, accounts finalize while v5 and v6 still
+"""The built-in gate-forced-off scenario: with the fleet gate forced off, accounts finalize while v5 and v6 still
 run legacy; from the first PQC-only transaction they cannot follow the chain, and the report names
 them and the block they stopped at. Four upgraded validators of six keep the chain final."""
 
