@@ -99,17 +99,42 @@ def _run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        lines = [f"devnet {scenario.name}: {'PASSED' if result.passed else 'FAILED'} in {summary['wall_seconds']} s"]
-        lines += [
-            f"  {'ok  ' if c['passed'] else 'FAIL'} {c['name']}: {c['actual']}"
-            + (f" (expected {c['expected']})" if not c["passed"] else "")
-            for c in result.report["expectations"]
-        ]
-        lines += [f"  schema: {result.schema_note}"] + [f"  schema error: {e}" for e in result.schema_errors]
-        lines += [f"  {key}: {value}" for key, value in summary.items() if key != "passed"]
-        lines += [f"  wrote {f}" for f in result.files]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(_text_report(result.report, result.schema_note, result.schema_errors, result.files) + "\n")
     return EXIT_OK if result.passed else EXIT_REJECTED
+
+
+def _text_report(report: dict[str, Any], schema_note: str, schema_errors: list[str], files: list[Path]) -> str:
+    """The run in the words of its HTML page: verdict first, then what to read, checks and figures."""
+    from ..devnet import wording as w
+
+    word, sentence = w.verdict(report)
+    if schema_errors:
+        word, sentence = "FAILED", f"the report breaks its schema ({len(schema_errors)} errors); {sentence}"
+    run, summary = report["run"], report["summary"]
+    lines = [
+        f"devnet {report['scenario']['name']}: {word} in {w.seconds(run['wall_seconds'])} (setup "
+        f"{w.seconds(run['setup_seconds'])}) — {sentence}"
+    ]
+    lines += [f"  warning: {x}" for x in run["warnings"]] + [
+        f"  limitation: {x}" for x in report["chain"]["limitations"]
+    ]
+    for check in report["expectations"]:
+        found = f"{check['name']}: {w.value(check['actual'])}"
+        lines.append(
+            f"  {'ok  ' if check['passed'] else 'FAIL'} {found}"
+            + (
+                ""
+                if check["passed"]
+                else f" (expected {w.value(check['expected'])}){'; ' + check['note'] if check['note'] else ''}"
+            )
+        )
+    lines += [f"  schema: {schema_note}"] + [f"  schema error: {e}" for e in schema_errors]
+    for key, value in summary.items():
+        if key != "passed":
+            shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else w.value(value)
+            lines.append(f"  {key.replace('_', ' ')}: {shown}")
+    lines += [f"  wrote {f}" for f in files]
+    return "\n".join(lines)
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -61,11 +61,19 @@ def _check(name: str, expected: Any, actual: Any, passed: bool, note: str = "") 
 def evaluate(expect: Expectations, accounts: int, report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each check of ``expect`` (and the ones always made) against the report; ``accounts``: how many
     accounts the scenario created."""
-    checks = [_check("schedule completed", None, report["run"]["error"], report["run"]["error"] is None)]
-    failed_events = [
-        f"#{e['index'] + 1} {e['phase']}: {'; '.join(e['detail'])}" for e in report["events"] if not e["ok"]
-    ]
-    checks.append(_check("every event succeeded", [], failed_events, not failed_events))
+    error = report["run"]["error"]
+    checks = [_check("schedule completed", "without error", error or "without error", error is None)]
+    events = report["events"]
+    failed_events = [f"#{e['index'] + 1} {e['phase']}: {'; '.join(e['detail'])}" for e in events if not e["ok"]]
+    checks.append(
+        _check(
+            "every event succeeded",
+            f"{len(events)} of {len(events)}",
+            f"{len(events) - len(failed_events)} of {len(events)}",
+            not failed_events,
+            "; ".join(failed_events),
+        )
+    )
     if expect.final_state is not None:
         wanted, note = expect.final_state, ""
         if not report["chain"]["pqc_only_tx"] and ORDER.index(wanted) > ORDER.index("HYBRID"):
