@@ -1,4 +1,4 @@
-"""``chainplug devnet run|up``: the local mixed-fleet devnet (devnet/README.md).
+"""``chainplug devnet list|run|up``: the local mixed-fleet devnet (devnet/README.md).
 
 Exit codes: 0 every expectation held; 1 an expectation failed (or the report broke its schema);
 2 bad scenario or a process that would not start; 130/143 interrupted (everything torn down, a

@@ -84,9 +84,13 @@ def test_a_delayed_setup_leaves_the_schedule_before_activation(tmp_path: Path) -
                                   start_new_session=True)  # fmt: skip
         stdout, stderr = devnet.communicate(timeout=240)
     finally:
-        if devnet.poll() is None:
-            devnet.kill()
-            devnet.wait()
+        if devnet.poll() is None:  # SIGTERM: it tears down every process it started (SIGKILL would not)
+            devnet.terminate()
+            try:
+                devnet.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                devnet.kill()
+                devnet.wait()
         if remote is not None:  # not the devnet's to stop: it runs "on another host"
             os.killpg(remote.pid, signal.SIGTERM)
             try:
