@@ -63,7 +63,8 @@ def test_verify_reads_hex_from_stdin(signed_files: dict[str, Path]) -> None:
 
 
 def test_stripped_transaction_exit_1_upgraded_exit_0_legacy(signed_files: dict[str, Path]) -> None:
-    rejected = run("verify", "--registry-file", str(signed_files["registry"]), "--json", str(signed_files["raw"]))
+    rejected = run("verify", "--policy", "upgraded", "--registry-file", str(signed_files["registry"]), "--json",
+                   str(signed_files["raw"]))  # fmt: skip
     assert rejected.returncode == 1
     assert json.loads(rejected.stdout)["reason"] == "pqc-required"
     legacy = run("verify", "--policy", "legacy", str(signed_files["raw"]))
@@ -84,15 +85,15 @@ def test_malformed_input_exit_2_without_traceback(signed_files: dict[str, Path])
 
 
 def test_missing_file_and_bad_usage_exit_2(tmp_path: Path) -> None:
-    assert run("verify", str(tmp_path / "nope")).returncode == 2
+    assert run("verify", "--policy", "legacy", str(tmp_path / "nope")).returncode == 2
     assert run("verify", "--policy", "bogus", "x").returncode == 2
-    assert run("verify", "--registry-file", str(tmp_path / "missing.json"), "x").returncode == 2
+    assert run("verify", "--policy", "upgraded", "--registry-file", str(tmp_path / "missing.json"), "x").returncode == 2
 
 
 def test_bad_registry_file_exit_2(signed_files: dict[str, Path], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"accounts": {"0x12": [{"state": "HYBRID"}]}}')
-    out = run("verify", "--registry-file", str(bad), "--json", str(signed_files["envelope"]))
+    out = run("verify", "--policy", "upgraded", "--registry-file", str(bad), "--json", str(signed_files["envelope"]))
     assert out.returncode == 2
     assert json.loads(out.stdout)["error"] == "ConfigError"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..errors import ConfigError
@@ -30,7 +29,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--activation-block", type=int, default=0, help="block from which HYBRID senders need a PQC sidecar (default 0)"
     )
-    serve.add_argument("--block-time", type=float, help="mine one block every SECONDS (default: one per transaction)")
+    mining = serve.add_mutually_exclusive_group()
+    mining.add_argument("--block-time", type=float, help="mine one block every SECONDS (default: one per transaction)")
+    mining.add_argument(
+        "--manual-mining",
+        action="store_true",
+        help="mine only when asked (evm_mine): the devnet drives the block clock, so its schedule is held to blocks",
+    )
     registry = serve.add_mutually_exclusive_group()
     registry.add_argument("--registry", help="KeyRegistry address the rules read")
     registry.add_argument("--deploy-registry", action="store_true", help="deploy the KeyRegistry at start")
@@ -53,13 +58,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.block_time is not None and args.block_time <= 0:
         raise ConfigError("--block-time must be positive")
     registry = _address(args.registry) if args.registry else None
+    from ._serve import parse_listen, serve
 
+    parse_listen(args.listen)  # a typo must fail before the chain is built and its dev keys are printed
     from eth_utils.address import to_checksum_address
 
     from ..node.chain.accounts import DEV_MNEMONIC
     from ..node.chain.backend import ChainBackend
     from ..node.chain.server import ChainServer
-    from ._serve import serve
 
     backend = ChainBackend(
         chain_id=args.chain_id,
@@ -69,15 +75,15 @@ def _serve(args: argparse.Namespace) -> int:
         mnemonic=args.mnemonic or DEV_MNEMONIC,
     )
     server = ChainServer(backend, block_time=args.block_time)
+    backend.automine = args.block_time is None and not args.manual_mining
     if args.deploy_registry:
         backend.deploy_registry()
     info = server.info()
     accounts = [
         {"address": to_checksum_address(a.address), "private_key": "0x" + a.private_key.hex()} for a in backend.accounts
     ]
-    if not args.json:
-        lines = ["chainplug chain — dev accounts (TEST ONLY: publicly known keys)"]
-        lines += [f"  ({i}) {a['address']}  key {a['private_key']}" for i, a in enumerate(accounts)]
-        lines += [f"  {name}: {value}" for name, value in info.items()]
-        sys.stdout.write("\n".join(lines) + "\n")
-    return serve(server.app(), args.listen, {"service": "chain", **info, "accounts": accounts}, as_json=args.json)
+    lines = ["chainplug chain — dev accounts (TEST ONLY: publicly known keys)"]
+    lines += [f"  ({i}) {a['address']}  key {a['private_key']}" for i, a in enumerate(accounts)]
+    lines += [f"  {name}: {value}" for name, value in info.items()]
+    announcement = {"service": "chain", **info, "accounts": accounts}
+    return serve(server.app(), args.listen, announcement, as_json=args.json, banner="\n".join(lines))

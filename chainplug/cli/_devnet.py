@@ -1,4 +1,4 @@
-"""``chainplug devnet run|up``: the local mixed-fleet devnet (devnet/README.md).
+"""``chainplug devnet list|run|up``: the local mixed-fleet devnet (devnet/README.md).
 
 Exit codes: 0 every expectation held; 1 an expectation failed (or the report broke its schema);
 2 bad scenario or a process that would not start; 130/143 interrupted (everything torn down, a
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._output import EXIT_OK, EXIT_REJECTED
+from ._output import EXIT_OK, EXIT_REJECTED, emit
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             "timeline.png. A live status line goes to stderr. Exit 0 if every expectation held, 1 if not."
         ),
     )
-    run.add_argument("scenario", type=Path, help="scenario file, e.g. devnet/smoke.toml")
+    run.add_argument("scenario", help="a built-in scenario (chainplug devnet list), e.g. smoke, or a scenario file")
     run.add_argument("--out", type=Path, help="report directory (default devnet-out/<scenario name>)")
     run.add_argument("--rpc-url", help="run against this external chain instead of the scenario's [chain]")
     run.set_defaults(handler=_run)
@@ -45,11 +45,29 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             "endpoint, and keep running with a live status line until Ctrl-C or SIGTERM."
         ),
     )
-    up.add_argument("scenario", type=Path, nargs="?", help="scenario file (default: devnet/smoke.toml's fleet)")
+    up.add_argument("scenario", nargs="?", default="smoke", help="built-in scenario or scenario file (default: smoke)")
     up.add_argument("--out", type=Path, default=Path("devnet-out/up"), help="state and logs directory")
     up.add_argument("--rpc-url", help="use this external chain")
     up.add_argument("--traffic", action="store_true", help="also send the scenario's background traffic")
     up.set_defaults(handler=_up)
+    listing = actions.add_parser(
+        "list",
+        parents=[common],
+        help="the built-in scenarios",
+        description="The scenarios shipped with chainplug; run one by name: chainplug devnet run NAME.",
+    )
+    listing.set_defaults(handler=_list)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ..devnet.scenario import builtin_scenarios, load_scenario
+
+    found = [load_scenario(path) for path in builtin_scenarios().values()]
+    rows = [{"name": s.name, "description": s.description, "file": str(s.source)} for s in found]
+    width = max(len(row["name"]) for row in rows)
+    text = "\n".join(f"{row['name']:<{width}}  {row['description']}" for row in rows)
+    emit({"ok": True, "scenarios": rows}, text + "\n\nrun one: chainplug devnet run NAME", as_json=args.json)
+    return EXIT_OK
 
 
 def _interrupted(exc: BaseException) -> int:
@@ -59,10 +77,10 @@ def _interrupted(exc: BaseException) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..devnet import install_signal_handlers, load_scenario, run_scenario
+    from ..devnet import find_scenario, install_signal_handlers, load_scenario, run_scenario
     from ..devnet.processes import Interrupted
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(find_scenario(args.scenario))
     out = args.out or Path("devnet-out") / scenario.name
     install_signal_handlers()
     try:
@@ -81,29 +99,53 @@ def _run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        lines = [f"devnet {scenario.name}: {'PASSED' if result.passed else 'FAILED'} in {summary['wall_seconds']} s"]
-        lines += [
-            f"  {'ok  ' if c['passed'] else 'FAIL'} {c['name']}: {c['actual']}"
-            + (f" (expected {c['expected']})" if not c["passed"] else "")
-            for c in result.report["expectations"]
-        ]
-        lines += [f"  schema: {result.schema_note}"] + [f"  schema error: {e}" for e in result.schema_errors]
-        lines += [f"  {key}: {value}" for key, value in summary.items() if key != "passed"]
-        lines += [f"  wrote {f}" for f in result.files]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(_text_report(result.report, result.schema_note, result.schema_errors, result.files) + "\n")
     return EXIT_OK if result.passed else EXIT_REJECTED
+
+
+def _text_report(report: dict[str, Any], schema_note: str, schema_errors: list[str], files: list[Path]) -> str:
+    """The run in the words of its HTML page: verdict first, then what to read, checks and figures."""
+    from ..devnet import wording as w
+
+    word, sentence = w.verdict(report)
+    if schema_errors:
+        word, sentence = "FAILED", f"the report breaks its schema ({len(schema_errors)} errors); {sentence}"
+    run, summary = report["run"], report["summary"]
+    lines = [
+        f"devnet {report['scenario']['name']}: {word} in {w.seconds(run['wall_seconds'])} (setup "
+        f"{w.seconds(run['setup_seconds'])}) — {sentence}"
+    ]
+    lines += [f"  warning: {x}" for x in run["warnings"]] + [
+        f"  limitation: {x}" for x in report["chain"]["limitations"]
+    ]
+    for check in report["expectations"]:
+        found = f"{check['name']}: {w.value(check['actual'])}"
+        lines.append(
+            f"  {'ok  ' if check['passed'] else 'FAIL'} {found}"
+            + (
+                ""
+                if check["passed"]
+                else f" (expected {w.value(check['expected'])}){'; ' + check['note'] if check['note'] else ''}"
+            )
+        )
+    lines += [f"  schema: {schema_note}"] + [f"  schema error: {e}" for e in schema_errors]
+    for key, value in summary.items():
+        if key != "passed":
+            shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else w.value(value)
+            lines.append(f"  {key.replace('_', ' ')}: {shown}")
+    lines += [f"  wrote {f}" for f in files]
+    return "\n".join(lines)
 
 
 def _up(args: argparse.Namespace) -> int:
     import threading
 
-    from ..devnet import install_signal_handlers, load_scenario, running_devnet
+    from ..devnet import find_scenario, install_signal_handlers, load_scenario, running_devnet
     from ..devnet.processes import Interrupted
     from ..devnet.rpc import JsonRpc
     from ..devnet.traffic import Traffic
 
-    default = Path(__file__).resolve().parents[2] / "devnet" / "smoke.toml"
-    scenario = load_scenario(args.scenario or default)
+    scenario = load_scenario(find_scenario(args.scenario))
     install_signal_handlers()
     try:
         with running_devnet(scenario, args.out, rpc_url=args.rpc_url) as devnet:

@@ -22,7 +22,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     verify.add_argument("file", help="input file, or - for stdin")
-    verify.add_argument("--policy", choices=("legacy", "upgraded", "strict"), default="upgraded")
+    verify.add_argument(
+        "--policy",
+        choices=("legacy", "upgraded", "strict"),
+        required=True,
+        help=(
+            "what accepting means: legacy = the classical signature only (a stock node); upgraded = what the "
+            "sender's registered state requires (needs --registry-file); strict = an envelope whose both "
+            "signatures are valid, always"
+        ),
+    )
     verify.add_argument("--registry-file", help="registry JSON (see docs/envelope-v1.md); required for upgraded")
     verify.add_argument("--chain-id", type=int, help="reject transactions for any other chain")
     verify.add_argument(
@@ -43,17 +52,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     inspect.set_defaults(handler=_inspect)
 
 
+TEXT_BYTES = frozenset(range(0x20, 0x7F)) | frozenset(b"\t\n\r\x0b\x0c")
+
+
 def read_input(name: str) -> bytes:
-    """Bytes from a file or stdin; hex text (optionally 0x-prefixed) is accepted too."""
+    """Bytes from a file or stdin: binary, or hex text (optionally 0x-prefixed, line breaks allowed).
+
+    Any other text is refused: a real transaction or envelope is never all printable ASCII (its RLP
+    list header alone is a byte >= 0xc0), so reading text as binary would only report nonsense such
+    as a transaction of type 0x7a ('z')."""
+    where = "stdin" if name == "-" else name
     data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    text = data.strip()
+    if not data or not set(data) <= TEXT_BYTES:
+        return data
+    text = b"".join(data.split())
     if text[:2] in (b"0x", b"0X"):
         text = text[2:]
-    if text and all(c in b"0123456789abcdefABCDEF" for c in text):
-        if len(text) % 2:
-            raise ConfigError("hex input has an odd number of digits")
-        return bytes.fromhex(text.decode())
-    return data
+    if not text or any(c not in b"0123456789abcdefABCDEF" for c in text):
+        raise ConfigError(
+            f"{where} is text but not hex: give the raw transaction or envelope as binary, or as hex "
+            "(0x-prefixed or not)"
+        )
+    if len(text) % 2:
+        raise ConfigError(f"{where}: hex input has an odd number of digits")
+    return bytes.fromhex(text.decode())
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -1,27 +1,25 @@
 """``chainplug keystore ...`` and ``chainplug account import|export-public`` (docs/keystore.md §9).
 
-Passwords come from a file (``--password-file``, ``-`` for stdin), an environment variable named by
-``--password-env``, or a terminal prompt — never from an argument value. The KEM key comes from
-``--kem-key`` or ``$CHAINPLUG_KEM_KEY``; there is no default path. Every keystore error exits 2.
+Secrets come from where :mod:`._credentials` says (never from an argument value). Every keystore
+error exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..constants import KEM_KEY_ENV
 from ..errors import ConfigError
+from ._args import parse_address
+from ._credentials import credential_options, credentials_from_args, kdf_policy, read_password, refuse_password_argument
 from ._output import EXIT_OK, emit
 
 if TYPE_CHECKING:
-    from ..keystore import Credentials, KdfPolicy, KemKey, UnlockedKey
+    from ..keystore import Credentials, UnlockedKey
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -46,6 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     password.add_argument("path", type=Path, help="vault directory or key file")
     password.add_argument("--new-password-file", type=Path, help="file holding the new password ('-' = stdin)")
     password.add_argument("--new-password-env", metavar="VAR", help="environment variable holding the new password")
+    refuse_password_argument(password, "--new-password", "--new-password-file", "--new-password-env")
     password.set_defaults(handler=_rotate_password)
 
     kem_rotate = actions.add_parser("rotate-kem-key", parents=[common, creds], help="re-seal to a new KEM key")
@@ -61,6 +60,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     where.add_argument("--out", type=Path, metavar="FILE", help="write a single key file instead")
     imp.add_argument("--v3-password-file", type=Path, help="file holding the V3 password ('-' = stdin)")
     imp.add_argument("--v3-password-env", metavar="VAR", help="environment variable holding the V3 password")
+    refuse_password_argument(imp, "--v3-password", "--v3-password-file", "--v3-password-env")
     imp.set_defaults(handler=_import)
 
     export = account.add_parser("export-public", parents=[common, creds], help="print an account's public keys")
@@ -81,76 +81,6 @@ def _group(sub: Any, name: str, *, summary: str) -> Any:
         actions.required = True
         return actions
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def credential_options() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--kem-key", type=Path, help=f"the KEM key file (default: ${KEM_KEY_ENV}; no default path)")
-    parser.add_argument("--password-file", type=Path, help="file holding the password ('-' = stdin)")
-    parser.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
-    parser.add_argument(
-        "--insecure-kdf-iterations",
-        type=int,
-        metavar="N",
-        help="TESTS ONLY: write and accept files with just N PBKDF2 iterations",
-    )
-    return parser
-
-
-# --- secrets from their sources ------------------------------------------------------------------
-
-
-def _password(file: Path | None, env: str | None, *, prompt: str, confirm: bool = False) -> str:
-    if file is not None and env is not None:
-        raise ConfigError("give a password file or a password variable, not both")
-    if file is not None:
-        raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
-        raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"the password in {file} is not UTF-8") from None
-    if env is not None:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"environment variable {env} is not set")
-        return value
-    if not sys.stdin.isatty():
-        raise ConfigError("no password: use a --...password-file or --...password-env option, or run on a terminal")
-    value = getpass.getpass(f"{prompt}: ")
-    if confirm and getpass.getpass(f"{prompt} (again): ") != value:
-        raise ConfigError("the two passwords differ")
-    return value
-
-
-def _policy(args: argparse.Namespace) -> KdfPolicy:
-    from ..keystore import KdfPolicy
-
-    if args.insecure_kdf_iterations is None:
-        return KdfPolicy()
-    if not getattr(args, "warned", False):
-        sys.stderr.write("chainplug: WARNING: --insecure-kdf-iterations is for tests; keys are weakly protected\n")
-        args.warned = True
-    return KdfPolicy.unsafe_for_testing(args.insecure_kdf_iterations)
-
-
-def _kem_key(path: Path | None) -> KemKey:
-    from ..keystore import KemKey
-
-    if path is None:
-        env = os.environ.get(KEM_KEY_ENV)
-        if not env:
-            raise ConfigError(f"no KEM key: give --kem-key PATH or set {KEM_KEY_ENV} (there is no default location)")
-        path = Path(env)
-    return KemKey.load(path)
-
-
-def credentials_from_args(args: argparse.Namespace, *, confirm: bool = False) -> Credentials:
-    from ..keystore import Credentials, Passphrase
-
-    kem_key = _kem_key(args.kem_key)
-    password = _password(args.password_file, args.password_env, prompt="Keystore password", confirm=confirm)
-    return Credentials(Passphrase(password, _policy(args)), kem_key)
 
 
 def _progress(label: str) -> Callable[[int, int], None] | None:
@@ -176,9 +106,22 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
 # --- handlers ----------------------------------------------------------------------------------
 
 
+def _refuse_beside_key_files(out: Path) -> None:
+    """A KEM key inside a vault or a migration store adds nothing for a thief of that directory, and
+    every later use would refuse it (``check_kept_apart``): refuse it now, before it is written."""
+    for directory in (out.absolute().parent, *out.absolute().parent.parents):
+        for marker, what in (("vault.json", "a keystore vault"), ("migration.wal", "a migration store")):
+            if (directory / marker).is_file():
+                raise ConfigError(
+                    f"{out} would be inside {what} ({directory}): keep the KEM key apart from the key files "
+                    "(another device or a secret store), or the password alone protects the keys"
+                )
+
+
 def _create_kem_key(args: argparse.Namespace) -> int:
     from ..keystore import KemKey
 
+    _refuse_beside_key_files(args.out)
     key = KemKey.generate()
     key.save(args.out)
     data = {"ok": True, "kem_key": str(args.out), "key_id": key.key_id.hex()}
@@ -226,8 +169,8 @@ def _rotate_password(args: argparse.Namespace) -> int:
     from ..keystore import Credentials, Passphrase, rotate_password
 
     old = credentials_from_args(args)
-    new_password = _password(args.new_password_file, args.new_password_env, prompt="New password", confirm=True)
-    new = Credentials(Passphrase(new_password, _policy(args)), old.kem_key)
+    new_password = read_password(args.new_password_file, args.new_password_env, prompt="New password", confirm=True)
+    new = Credentials(Passphrase(new_password, kdf_policy(args)), old.kem_key)
     report = rotate_password(args.path, old, new, progress=_progress("re-sealing"))
     return _rotated(args, report.resealed, report.already_done, report.resumed, "password")
 
@@ -252,7 +195,7 @@ def _import(args: argparse.Namespace) -> int:
     from ..keystore import KeyToStore, Vault, create_key_file, decrypt_v3
 
     raw = args.v3_file.read_bytes()
-    v3_password = _password(args.v3_password_file, args.v3_password_env, prompt="V3 keystore password")
+    v3_password = read_password(args.v3_password_file, args.v3_password_env, prompt="V3 keystore password")
     key = decrypt_v3(raw, bytearray(v3_password.encode("utf-8")))
     try:
         credentials = credentials_from_args(args, confirm=args.out is not None)
@@ -274,7 +217,6 @@ def _export_public(args: argparse.Namespace) -> int:
     from ..crypto import mldsa87_key_id
     from ..keystore import KeyAlgorithm, Vault, open_key_file, read_key_file
     from ..keystore.vault import inventory
-    from ._migrate import parse_address
 
     if (args.file is None) == (args.keystore is None):
         raise ConfigError("give a key file or --keystore DIR")

@@ -16,30 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MigrationRejected
 from ..types import AccountState, Address
-from ._keystore import credential_options, credentials_from_args
+from ._args import STATE_NAMES, parse_address, parse_state
+from ._credentials import credential_options, credentials_from_args
 from ._output import EXIT_OK, EXIT_REJECTED, emit, report_error
 
 if TYPE_CHECKING:
-    from ..migration import Account, MigrationEngine, PrivateKeyStore
+    from ..migration import Account, MigrationEngine, PrivateKeyStore, StoreStatus
 
 Handler = Callable[[argparse.Namespace], int]
-STATE_NAMES = ", ".join(state.name for state in AccountState)
-
-
-def parse_state(text: str) -> AccountState:
-    """``hybrid``, ``PQC_ONLY``, ``pqc-only`` ... → AccountState (argparse type)."""
-    name = text.strip().upper().replace("-", "_")
-    if name not in AccountState.__members__:
-        raise argparse.ArgumentTypeError(f"unknown state {text!r}; choose one of {STATE_NAMES}")
-    return AccountState[name]
-
-
-def parse_address(text: str) -> Address:
-    """``0x`` + 40 hex digits → Address (argparse type)."""
-    digits = text[2:] if text[:2] in ("0x", "0X") else text
-    if len(digits) != 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a 20-byte hex address")
-    return Address(bytes.fromhex(digits))
 
 
 def store_arguments() -> argparse.ArgumentParser:
@@ -134,12 +118,32 @@ def open_engine(args: argparse.Namespace, *, create: bool = False) -> MigrationE
 def key_storage(args: argparse.Namespace, create: bool) -> PrivateKeyStore | None:
     """A vault-backed key store when ``--vault`` is given (None = the engine's plain files)."""
     if getattr(args, "vault", None) is None:
+        if not create:
+            refuse_if_keys_are_elsewhere(args.store)
         return None
     from ..migration.keystore_adapter import VaultKeyStore, open_or_create_vault
 
     if not create and not (args.vault / "vault.json").exists():
         raise ConfigError(f"no vault at {args.vault} (it is created by commands that create accounts)")
     return VaultKeyStore(open_or_create_vault(args.vault, credentials_from_args(args)))
+
+
+def refuse_if_keys_are_elsewhere(store: Path, status: StoreStatus | None = None) -> None:
+    """Opened without ``--vault``: a store whose accounts need keys but whose ``keys/`` directory holds
+    none keeps them in a vault. Say so, rather than let it read as lost key files (or let recovery run)."""
+    from ..migration import read_status
+
+    if status is None:
+        if not (store / "migration.wal").is_file():
+            return  # no store yet: the command says so itself
+        status = read_status(store)
+    needing = [a for a in status.accounts if a.phase.needs_classical_key or a.phase.needs_pqc_key]
+    if needing and not status.inventory.classical and not status.inventory.pqc:
+        raise ConfigError(
+            f"{store}: its {len(needing)} account(s) need keys, but {store / 'keys'} holds no key file: this "
+            "store's keys are in a vault — pass --vault DIR with --kem-key and a password option (if it never "
+            "used a vault, its key files are gone: restore them from a backup)"
+        )
 
 
 def _only_account(engine: MigrationEngine, address: Address | None) -> Address:

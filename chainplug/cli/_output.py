@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
-from ..errors import ChainplugError, VerificationError
+from ..errors import ChainplugError, ConfigError, VerificationError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+
+
+class UsageError(ConfigError):
+    """The command line itself is wrong (unknown option, missing argument, bad value); exit 2."""
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    """Every chainplug parser (subcommand parsers inherit the class): options are never abbreviated
+    (``--pass`` must not quietly mean ``--password-file``), and a usage error is raised as
+    :class:`UsageError`, so that ``--json`` prints it as JSON like every other error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self)
 
 
 def emit(data: dict[str, Any], text: str, *, as_json: bool) -> None:
@@ -33,6 +55,9 @@ def report_error(error: ChainplugError, *, as_json: bool) -> int:
     if as_json:
         payload = {"ok": False, **error.to_json()}
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    elif isinstance(error, UsageError):  # as argparse prints it: the usage line, then the problem
+        error.parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{error.parser.prog}: error: {error}\n")
     else:
         sys.stderr.write(f"chainplug: {type(error).__name__} ({error.reason.value}): {error}\n")
     return code

@@ -21,14 +21,20 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: bool) -> int:
-    """Serve ``app`` on ``listen``; print one line (JSON with ``url`` when ``as_json``) once bound."""
+def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: bool, banner: str = "") -> int:
+    """Serve ``app`` on ``listen``; once bound (and only then), print ``banner`` and one line (JSON with
+    ``url`` when ``as_json``, the banner left out)."""
     host, port = parse_listen(listen)
 
     async def main() -> None:
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            why = str(exc).rsplit(": ", 1)[-1]  # asyncio prefixes "error while attempting to bind on address ..."
+            raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
         bound_host, bound_port = runner.addresses[0][:2]
         announcement = {**info, "url": f"http://{bound_host}:{bound_port}"}
         line = (
@@ -36,7 +42,7 @@ def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: b
             if as_json
             else f"{info.get('service', 'service')} listening on {announcement['url']}"
         )
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(("" if as_json or not banner else banner.rstrip("\n") + "\n") + line + "\n")
         sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._keystore import credential_options, credentials_from_args
+from ._credentials import credential_options, credentials_from_args
+from ._migrate import refuse_if_keys_are_elsewhere
 from ._serve import serve
 
 
@@ -68,6 +69,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"chain RPC {args.rpc} is not reachable")
 
     credentials = credentials_from_args(args) if args.vault else None
+    if credentials is None:
+        refuse_if_keys_are_elsewhere(store)
 
     def open_backend() -> SigningBackend:
         keystore: PrivateKeyStore

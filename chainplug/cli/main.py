@@ -7,8 +7,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from ..errors import ChainplugError
-from ._output import EXIT_USAGE, report_error
+from ..errors import ChainplugError, ConfigError
+from ._output import Parser, UsageError, report_error
 
 # One module per command group; each defines register(subparsers, common).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,7 +29,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (cheap: no heavy imports happen here)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="chainplug",
         description=(
             "Move Ethereum-style keys from secp256k1 to ML-DSA-87 with zero downtime: composite "
@@ -48,20 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
+    words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(words)
+    except UsageError as exc:
+        return report_error(exc, as_json="--json" in words)
     handler: Handler = args.handler
+    as_json = bool(getattr(args, "json", False))
     try:
         return handler(args)
     except ChainplugError as exc:
-        return report_error(exc, as_json=getattr(args, "json", False))
+        return report_error(exc, as_json=as_json)
     except KeyboardInterrupt:
         sys.stderr.write("chainplug: interrupted\n")
         return 130
     except OSError as exc:
         # File problems are the user's input problems; say which file, not a traceback.
-        sys.stderr.write(f"chainplug: {exc.strerror or exc}: {exc.filename or ''}\n")
-        return EXIT_USAGE
+        where = f": {exc.filename}" if exc.filename else ""
+        return report_error(ConfigError(f"{exc.strerror or exc}{where}"), as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,21 +4,28 @@ Each event waits for its trigger (``at_block``, ``after_blocks``), then runs; wh
 the ledgers the report is built from: events, per-account migration steps (with latency), faults
 and their recovery, attacks. A failed event is recorded and the schedule goes on — the report shows
 everything — and the run fails at the end. Only the scenario's wall-clock budget stops it early.
+
+On the embedded chain the driver tells the :class:`~.clock.BlockClock` how far it may mine while the
+events scheduled before activation run (:func:`~.scenario.ceiling_before`), which heights a step
+waits for, and which accounts a step is using, so those events run before activation on any machine.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ..types import AccountState
-from .attacks import AttackContext, AttackRecord, choose_target, run_attack
+from .attacks import TOLERATED_BEFORE_ACTIVATION, AttackContext, AttackRecord, choose_target, run_attack
+from .clock import BlockClock
 from .faults import crash_signer, crash_validator
 from .network import Network
 from .observer import Observer
 from .records import EventRecord, FaultRecord, StepRecord
 from .rpc import DevnetError, RpcFailure
-from .scenario import TARGET_STATE, Event, Scenario
+from .scenario import TARGET_STATE, Event, Scenario, before_activation, ceiling_before
 from .traffic import Traffic
 
 
@@ -32,6 +39,7 @@ class Driver:
         accounts: list[str],
         attack: AttackContext,
         deadline: float,
+        clock: BlockClock | None = None,
     ) -> None:
         self.scenario = scenario
         self.network = network
@@ -44,12 +52,20 @@ class Driver:
         self.steps: list[StepRecord] = []
         self.faults: list[FaultRecord] = []
         self.attacks: list[AttackRecord] = []
+        self.clock = clock
+        """Set when the devnet mines the chain (embedded): the schedule is then held to blocks."""
+        self.warnings: list[str] = []
+        self.before_activation = before_activation(scenario)
+        """Events scheduled before activation (those before the first ``until = "activation"``)."""
 
     # --- schedule -------------------------------------------------------------------------------
 
     def run(self) -> None:
         previous_end = self.observer.head
         for event in self.scenario.events:
+            if self.clock is not None:
+                early = event.index < self.before_activation
+                self.clock.hold_at(ceiling_before(self.scenario, event.index) if early else None)
             target = max(event.at_block or 0, previous_end + event.after_blocks)
             self.observer.set_phase(
                 f"{event.phase} (waiting for block {target})" if target > self.observer.head else event.phase
@@ -65,13 +81,24 @@ class Driver:
                 record.detail.append(str(exc))
             record.ended_at, record.block_end = time.time(), self.observer.head
             previous_end = record.block_end
+        if self.clock is not None:
+            self.clock.hold_at(None)
 
     def wait_block(self, height: int) -> None:
+        if self.clock is not None:
+            self.clock.need(height)
         if not self.observer.wait_head(height, max(0.0, self.deadline - time.monotonic())):
             raise DevnetError(f"scenario timeout ({self.scenario.timeout:.0f} s) waiting for block {height}")
 
-    def _selected(self, event: Event) -> list[str]:
+    def selected(self, event: Event) -> list[str]:
         return list(self.accounts) if event.accounts is None else [self.accounts[i] for i in event.accounts]
+
+    @contextmanager
+    def holding(self, accounts: Sequence[str]) -> Iterator[None]:
+        """A step uses these accounts' nonces: traffic keeps off them (their transactions in flight mined
+        first), and the clock mines whatever of theirs waits, even while it holds the chain."""
+        with self.clock.watching(accounts) if self.clock is not None else nullcontext(), self.traffic.hold(accounts):
+            yield
 
     # --- migration ------------------------------------------------------------------------------
 
@@ -85,7 +112,7 @@ class Driver:
         self.observer.refresh_accounts()
         states = self.observer.account_states()
         refused = 0
-        for account in self._selected(event):
+        for account in self.selected(event):
             for to in self._path(event, states.get(account, "CLASSICAL")):
                 step = self.advance(account, to, gate_check=event.expect == "gate-refused")
                 refused += step.outcome == "gate-refused"
@@ -111,7 +138,7 @@ class Driver:
         if AccountState[to] > AccountState.HYBRID and not chain.pqc_only_tx and not gate_check:
             step.outcome, step.detail = "skipped", "the chain cannot execute PQC-only transactions"
             return step
-        with self.traffic.hold([account]):
+        with self.holding([account]):
             try:
                 self.network.require_signer().call("chainplug_advance", account, to)
                 step.outcome = "ok"
@@ -124,8 +151,8 @@ class Driver:
     _do_register = _do_finalize = _do_complete = _do_migrate = _migration
 
     def _do_rollback(self, event: Event, record: EventRecord) -> None:
-        for account in self._selected(event):
-            with self.traffic.hold([account]):
+        for account in self.selected(event):
+            with self.holding([account]):
                 try:
                     self.network.require_signer().call("chainplug_rollback", account)
                     record.detail.append(f"{account} rolled back to CLASSICAL")
@@ -147,12 +174,12 @@ class Driver:
                 "stopped_at": time.time(),
             }
             if validator.remote:  # an operator upgrades it by hand; we wait and watch
-                self.network.wait_validator(name, height=0, version="upgraded", timeout=self._left(600))
+                self.network.wait_validator(name, height=0, version="upgraded", timeout=self.time_left(600))
             else:
                 self.network.supervisor.stop(name)
                 entry["started_at"] = time.time()
                 self.network.start_validator(name, "upgraded")
-            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self._left(90))
+            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self.time_left(90))
             entry["caught_up_at"] = time.time()
             entry["downtime_seconds"] = round(entry["caught_up_at"] - entry["stopped_at"], 3)
             validator.version = "upgraded"
@@ -187,16 +214,23 @@ class Driver:
         assert event.attack is not None
         self.observer.refresh_accounts()
         states = self.observer.account_states()
-        target = choose_target(event.attack, states, self._selected(event) if event.accounts else [])
+        target = choose_target(event.attack, states, self.selected(event) if event.accounts else [])
         if target is None:
             record.ok = False
             record.detail.append(f"no account in a state {event.attack} can target")
             return
-        with self.traffic.hold([target]):
+        with self.holding([target]):
             attack = run_attack(
                 self.attack_context, event.attack, target, states[target], event.via, self.observer.head
             )
         self.attacks.append(attack)
+        early = event.index < self.before_activation
+        if early and attack.kind in TOLERATED_BEFORE_ACTIVATION and attack.expected != "tolerated":
+            self.warnings.append(
+                f"'{event.phase}' is scheduled before activation but was sent at block {attack.block}, when the chain "
+                "already required PQC parts: this run did not test what the scenario says"
+                + ("" if self.clock is not None else " (the devnet does not mine this chain, so cannot hold it)")
+            )
         if attack.outcome == "skipped":
             record.ok = False
         record.detail.append(
@@ -209,5 +243,5 @@ class Driver:
             self.wait_block(self.network.require_chain().activation_block)
         self.wait_block(self.observer.head + event.blocks)
 
-    def _left(self, cap: float) -> float:
+    def time_left(self, cap: float) -> float:
         return max(1.0, min(cap, self.deadline - time.monotonic()))

@@ -8,14 +8,11 @@ expected of every account is capped at HYBRID, and the check says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigError
 from ..types import AccountState
 from ._table import Table
-
-if TYPE_CHECKING:
-    from .scenario import Scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +56,22 @@ def _check(name: str, expected: Any, actual: Any, passed: bool, note: str = "") 
     return {"name": name, "expected": expected, "actual": actual, "passed": bool(passed), "note": note}
 
 
-def evaluate(scenario: Scenario, report: dict[str, Any]) -> list[dict[str, Any]]:
-    expect = scenario.expect
-    checks = [_check("schedule completed", None, report["run"]["error"], report["run"]["error"] is None)]
-    failed_events = [
-        f"#{e['index'] + 1} {e['phase']}: {'; '.join(e['detail'])}" for e in report["events"] if not e["ok"]
-    ]
-    checks.append(_check("every event succeeded", [], failed_events, not failed_events))
+def evaluate(expect: Expectations, accounts: int, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each check of ``expect`` (and the ones always made) against the report; ``accounts``: how many
+    accounts the scenario created."""
+    error = report["run"]["error"]
+    checks = [_check("schedule completed", "without error", error or "without error", error is None)]
+    events = report["events"]
+    failed_events = [f"#{e['index'] + 1} {e['phase']}: {'; '.join(e['detail'])}" for e in events if not e["ok"]]
+    checks.append(
+        _check(
+            "every event succeeded",
+            f"{len(events)} of {len(events)}",
+            f"{len(events) - len(failed_events)} of {len(events)}",
+            not failed_events,
+            "; ".join(failed_events),
+        )
+    )
     if expect.final_state is not None:
         wanted, note = expect.final_state, ""
         if not report["chain"]["pqc_only_tx"] and AccountState[wanted] > AccountState.HYBRID:
@@ -75,7 +81,7 @@ def evaluate(scenario: Scenario, report: dict[str, Any]) -> list[dict[str, Any]]
         checks.append(
             _check(
                 f"every account reaches {wanted}",
-                scenario.accounts,
+                accounts,
                 len(states) - len(off),
                 bool(states) and not off,
                 note,

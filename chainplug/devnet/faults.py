@@ -14,16 +14,39 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 from ..registry import KeyRegistryContract
 from ..types import AccountState
+from .network import Network
+from .observer import Observer
 from .records import FaultRecord, StepRecord
 from .rpc import DevnetError, RpcFailure, get_json
 from .scenario import Event
+from .traffic import Traffic
 
-if TYPE_CHECKING:
-    from .driver import Driver
+
+class Driver(Protocol):
+    """What a fault needs of the schedule's driver (:class:`chainplug.devnet.driver.Driver`, which calls
+    in here): the processes, what is observed, the traffic and the step ledger, and five of its moves."""
+
+    network: Network
+    observer: Observer
+    traffic: Traffic
+    accounts: list[str]
+    steps: list[StepRecord]
+
+    def wait_block(self, height: int) -> None: ...
+
+    def advance(self, account: str, to: str) -> StepRecord: ...
+
+    def selected(self, event: Event) -> list[str]: ...
+
+    def time_left(self, cap: float) -> float: ...
+
+    def holding(self, accounts: Sequence[str]) -> AbstractContextManager[None]: ...
 
 
 def crash_validator(driver: Driver, name: str, event: Event) -> FaultRecord:
@@ -36,7 +59,7 @@ def crash_validator(driver: Driver, name: str, event: Event) -> FaultRecord:
     restarted_at = time.time()
     network.start_validator(name, validator.version)
     head = observer.head
-    network.wait_validator(name, height=head, version=validator.version, timeout=driver._left(90))
+    network.wait_validator(name, height=head, version=validator.version, timeout=driver.time_left(90))
     heights = [int(a["height"]) for a in get_json(f"{validator.url}/attestations?from=0&limit=100000", timeout=10)]
     expected = list(range(heights[0], heights[-1] + 1)) if heights else []
     if heights != expected:
@@ -57,7 +80,7 @@ def crash_signer(driver: Driver, event: Event) -> FaultRecord:
     observer, traffic = driver.observer, driver.traffic
     observer.refresh_accounts()
     states = observer.account_states()
-    chosen = driver._selected(event) if event.accounts else driver.accounts
+    chosen = driver.selected(event) if event.accounts else driver.accounts
     if event.crash_at is None:  # a plain SIGKILL between requests: nothing may move
         candidates = chosen[:1]
     else:
@@ -69,7 +92,7 @@ def crash_signer(driver: Driver, event: Event) -> FaultRecord:
         return fault
     traffic.paused = True
     try:
-        with traffic.hold(driver.accounts):
+        with driver.holding(driver.accounts):
             try:
                 _crash_and_recover(driver, event, fault, target, states)
             except DevnetError as exc:

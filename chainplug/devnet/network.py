@@ -40,6 +40,8 @@ class ChainInfo:
     """True when the chain executes PQC-only transactions (type 0x50): the embedded chain does,
     stock clients (anvil, geth) do not."""
     limitations: list[str] = field(default_factory=list)
+    clock_driven: bool = False
+    """The devnet started this chain and mines it (``--manual-mining``, :class:`~.clock.BlockClock`)."""
 
 
 @dataclass
@@ -109,7 +111,9 @@ class Network:
                 "--accounts",
                 "6",
             ]
-            args += ["--activation-block", str(spec.activation_block), "--block-time", str(spec.block_time)]
+            # The devnet's BlockClock mines (clock.py): setup takes a fixed number of blocks, and the steps
+            # scheduled before activation are held before it, however slow this machine is.
+            args += ["--activation-block", str(spec.activation_block), "--manual-mining"]
             info = self.supervisor.start("chain", [*args, "--deploy-registry"]).info
             url = f"http://{self.advertise}:{str(info['url']).rsplit(':', 1)[1]}"
             registry = str(info["registry"])
@@ -126,7 +130,9 @@ class Network:
         limitations = [] if pqc_only else [NO_PQC_ONLY_TX]
         kind = "embedded" if external is None else "external"
         chain_id = int(self.w3.eth.chain_id)
-        self.chain = ChainInfo(url, chain_id, registry, spec.activation_block, kind, pqc_only, limitations)
+        self.chain = ChainInfo(
+            url, chain_id, registry, spec.activation_block, kind, pqc_only, limitations, clock_driven=external is None
+        )
         return self.chain
 
     def _validator_args(self, validator: ValidatorState) -> list[str]:

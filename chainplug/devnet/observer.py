@@ -243,16 +243,19 @@ class Observer:
         states = " ".join(
             f"{s.name[:1] if s.name != 'PQC_ONLY' else 'P'}:{counts.get(s.name, 0)}" for s in AccountState
         )
-        line = (
+        state = (
             f"[{self.label}] {self.phase:<22.22} | block {self.head:>4} | final {self.highest_final():>4} | "
-            f"accounts {states} | txs {txs:>4} | {time.time() - self.started:5.0f} s"
+            f"accounts {states} | txs {txs:>4}"
         )
+        line = f"{state} | {time.time() - self.started:5.0f} s"
         now = time.monotonic()
         if self.status.isatty():
             self.status.write("\r\x1b[K" + line)
             self.status.flush()
-        elif force or (line != self._last_line and now - self._last_print > 5):
+        elif state != self._last_line and (force or now - self._last_print > 5):
+            # A log, not a terminal: a line only when something changed (a new phase at once, new
+            # figures at most every 5 s), never the same line again with only the clock moved on.
             self.status.write(line + "\n")
             self.status.flush()
             self._last_print = now
-        self._last_line = line
+            self._last_line = state

@@ -1,7 +1,8 @@
 """``chainplug devnet run`` and ``devnet up``: bring the devnet up, drive it, always tear it down.
 
 The order of a run: start the processes (:class:`Network`), create and fund the signer's accounts,
-wait for every validator to follow, start the observer (live status line) and the traffic, run the
+wait for every validator to follow, start the observer (live status line), the block clock (the
+embedded chain mines nothing else until then: setup always ends at block 2) and the traffic, run the
 schedule (:class:`Driver`), let the last transactions settle and every validator attest them, then
 stop everything — on success, on failure, on Ctrl-C or SIGTERM alike — and only then compute and
 write the report from what was observed.
@@ -23,6 +24,7 @@ from ..errors import ConfigError
 from ..verify import pqc_enforced
 from .analysis import analyse
 from .attacks import AttackContext
+from .clock import BlockClock
 from .driver import Driver
 from .expectations import evaluate, summary
 from .network import Network
@@ -58,6 +60,9 @@ class Devnet:
     warnings: list[str]
     settled_head: int | None = None
     """The head every validator attested after the schedule; the report covers blocks up to it."""
+    clock: BlockClock | None = None
+    """The embedded chain's block clock (None on an external chain, which mines by itself)."""
+    setup_seconds: float = 0.0
 
 
 @contextmanager
@@ -69,6 +74,8 @@ def running_devnet(
     supervisor = Supervisor(out / "logs")
     network = Network(scenario, out, supervisor, rpc_url=rpc_url)
     observer: Observer | None = None
+    clock: BlockClock | None = None
+    started = time.monotonic()
     try:
         if status is not None:
             status.write(
@@ -107,8 +114,19 @@ def running_devnet(
         for warning in warnings:
             if status is not None:
                 status.write(f"[{scenario.name}] warning: {warning}\n")
-        yield Devnet(network, observer, accounts, observer.head, warnings)
+        setup_seconds = time.monotonic() - started
+        if chain.clock_driven:
+            clock = BlockClock(JsonRpc(chain.url), scenario.chain.block_time)
+            clock.start()
+            if status is not None:
+                status.write(
+                    f"[{scenario.name}] ready at block {observer.head} after {setup_seconds:.0f} s (the chain mined "
+                    f"only what setup needed); activation at block {chain.activation_block}\n"
+                )
+        yield Devnet(network, observer, accounts, observer.head, warnings, clock=clock, setup_seconds=setup_seconds)
     finally:
+        if clock is not None:
+            clock.stop()
         if observer is not None:
             observer.stop()
         supervisor.close()
@@ -143,6 +161,8 @@ def _create_accounts(network: Network, observer: Observer, scenario: Scenario) -
     hashes = [
         chain.call("eth_sendTransaction", {"from": funder, "to": a, "value": hex(scenario.fund_wei)}) for a in accounts
     ]
+    if network.require_chain().clock_driven:
+        chain.call("evm_mine")  # one block funds them all; nothing else is mined before setup is done
     deadline = time.monotonic() + 60
     while any(observer.mined_in(str(h)) is None for h in hashes):
         if time.monotonic() > deadline:
@@ -162,6 +182,10 @@ def run_scenario(
     driver: Driver | None = None
     traffic: Traffic | None = None
     devnet: Devnet | None = None
+    from .html import picture_note
+
+    if picture_note() and status is not None:
+        status.write(f"[{scenario.name}] {picture_note()}\n")  # said once, before the run, not found after it
     try:
         with running_devnet(scenario, out, rpc_url=rpc_url, status=status) as devnet:
             network, observer = devnet.network, devnet.observer
@@ -187,7 +211,7 @@ def run_scenario(
                 hashlib.sha256(f"chainplug-devnet-attacker/{scenario.seed}".encode()).digest(),
                 chain_takes_envelopes=chain.pqc_only_tx,  # both come with the upgraded (embedded) chain
             )
-            driver = Driver(scenario, network, observer, traffic, devnet.accounts, attack, deadline)
+            driver = Driver(scenario, network, observer, traffic, devnet.accounts, attack, deadline, devnet.clock)
             traffic.start()
             try:
                 driver.run()
@@ -213,6 +237,8 @@ def _settle(devnet: Devnet, traffic: Traffic) -> None:
     """Let the last transactions land (a chain that mines on demand makes no more blocks once traffic
     stops) and every validator we run attest every block."""
     network, observer = devnet.network, devnet.observer
+    if devnet.clock is not None:
+        devnet.clock.hold_at(None)  # a schedule that failed half-way may have left it held
     observer.set_phase("settling")
     pending = [t.tx_hash for t in traffic.sent if t.tx_hash]
     deadline = time.monotonic() + 10 * network.scenario.chain.block_time + 5
@@ -265,23 +291,22 @@ def _finish(
         window_start=devnet.ready_block + 1,
         window_end=devnet.settled_head,
         error=error,
-        warnings=devnet.warnings,
+        warnings=devnet.warnings + (driver.warnings if driver else []),
         sent=sent,
+        clock=devnet.clock,
+        setup_seconds=devnet.setup_seconds,
     )
-    checks = evaluate(scenario, report)
+    checks = evaluate(scenario.expect, scenario.accounts, report)
     report["expectations"] = checks
     report["run"]["passed"] = all(c["passed"] for c in checks)
     report["summary"] = summary(report)
     schema = schema_path(scenario.source)
     schema_errors: list[str] = []
     if schema is None:
-        schema_note = "not checked: devnet/report.schema.json not found next to the scenario or in the repository"
+        schema_note = "not checked: report.schema.json is neither next to the scenario nor in the package"
     else:
-        try:
-            schema_errors = validate(report, schema)
-            schema_note = f"checked against {schema}"
-        except ImportError:
-            schema_note = "not checked: jsonschema is not installed (pip install jsonschema)"
+        schema_errors = validate(report, schema)
+        schema_note = f"checked against {schema}"
     files = [out / "report.json"]
     write_json(files[0], report)
     from .html import write_html

@@ -37,8 +37,14 @@ def draw_timeline(report: dict[str, Any], path: Path) -> Path:
     blocks = report["blocks"]
     names = [v["name"] for v in report["validators"]]
     heights = [b["height"] for b in blocks]
-    figure, axes = plt.subplots(
-        4, 1, figsize=(13, 10), sharex=True, gridspec_kw={"height_ratios": [max(2, len(names) * 0.5), 1.6, 1.6, 1.6]}
+    marks = _marks(report)
+    rows = max((row for _, _, _, row in marks), default=0) + 1
+    figure, (labels, *axes) = plt.subplots(
+        5,
+        1,
+        figsize=(13, 10.5 + 0.18 * rows),
+        sharex=True,
+        gridspec_kw={"height_ratios": [0.25 * rows + 0.2, max(2, len(names) * 0.5), 1.6, 1.6, 1.6]},
     )
     matrix, finality, kinds, states = axes
     summary = report["summary"]
@@ -113,47 +119,45 @@ def draw_timeline(report: dict[str, Any], path: Path) -> Path:
     states.set_xlabel("block")
     states.set_title("signer accounts by state", fontsize=9, loc="left")
 
-    _mark_events(report, axes)
+    _mark_events(report, axes, labels, marks, rows)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 
 
-def _mark_events(report: dict[str, Any], axes: Any) -> None:
-    setup_end = report["run"]["analysed_from_block"] - 0.5
-    activation = report["chain"]["activation_block"]
-    marks = [(activation, "activation", "#000000")]
+def _marks(report: dict[str, Any]) -> list[tuple[int, str, str, int]]:
+    """(block, label, colour, row) of the activation block and every event but waits; a label close to the
+    previous one goes one row lower, so none overlaps another."""
+    marks = [(report["chain"]["activation_block"], "activation", "#000000")]
     for event in report["events"]:
         if event["action"] != "wait":
             colour = "#e53935" if event["action"].startswith("crash") or event["action"] == "attack" else "#37474f"
             marks.append((event["block_start"], event["phase"], colour))
+    placed: list[tuple[int, str, str, int]] = []
+    ends: list[float] = []  # per row: the block where its last label ends
+    span = max(1, len(report["blocks"]))
+    for block, label, colour in sorted(marks):
+        width = len(label) * span / 150 + 1  # about how many blocks a label covers at this scale
+        row = next((r for r, end in enumerate(ends) if block >= end), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = block + width
+        placed.append((block, label, colour, row))
+    return placed
+
+
+def _mark_events(
+    report: dict[str, Any], axes: Any, labels: Any, marks: list[tuple[int, str, str, int]], rows: int
+) -> None:
+    setup_end = report["run"]["analysed_from_block"] - 0.5
     for axis in axes:
         axis.axvspan(axis.get_xlim()[0], setup_end, color="#eceff1", alpha=0.6, zorder=0, linewidth=0)
-        for block, _, colour in marks:
+        for block, _, colour, _ in marks:
             axis.axvline(block, color=colour, linestyle="--", linewidth=0.7, alpha=0.7)
-    top = axes[0]
-    top.annotate(
-        "setup",
-        (setup_end, 1),
-        xycoords=("data", "axes fraction"),
-        xytext=(-30, -12),
-        textcoords="offset points",
-        fontsize=7,
-        color="#607d8b",
-    )
-    row, previous = 0, None
-    for block, label, colour in sorted(marks):
-        close = previous is not None and block - previous <= max(2, len(report["blocks"]) // 40)
-        row, previous = (row + 1 if close else 0), block
-        top.annotate(
-            label,
-            (block, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(2, -10 - 9 * row),
-            textcoords="offset points",
-            fontsize=7,
-            color=colour,
-            annotation_clip=False,
-            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0},
-        )
+    labels.set_ylim(rows, -0.2)
+    labels.axis("off")
+    labels.set_title("schedule (dashed lines below; shaded: setup)", fontsize=9, loc="left")
+    for block, label, colour, row in marks:
+        labels.plot([block, block], [row + 0.55, rows], color=colour, linewidth=0.6, alpha=0.6)
+        labels.text(block, row + 0.45, f" {label}", fontsize=8, color=colour, va="center", ha="left")

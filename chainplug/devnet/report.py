@@ -14,12 +14,13 @@ from typing import Any
 
 from .. import __version__
 from ..types import AccountState
-from .analysis import Facts
+from .analysis import Facts, tx_kinds
 from .attacks import AttackRecord
+from .clock import BlockClock
 from .driver import Driver
 from .network import Network
 from .observer import Observations
-from .records import StepRecord
+from .records import EventRecord, StepRecord
 from .scenario import Scenario
 
 SCHEMA_ID = "chainplug-devnet-report/1"
@@ -108,6 +109,40 @@ def judge_attacks(attacks: list[AttackRecord], data: Observations) -> list[dict[
     return judged
 
 
+def acceptance(
+    data: Observations, sent: list[Any], attacks: list[AttackRecord], window_end: int | None
+) -> list[dict[str, Any]]:
+    """The acceptance matrix: every validator verdict on a mined transaction, by the validator's version
+    at the time and the transaction's kind (an attack by its name), accepted or refused and why."""
+    admitted = {a.tx_hash: a for a in attacks if a.tx_hash and a.outcome == "admitted"}
+    kinds = tx_kinds(data.blocks, sent, data.verdicts, set(admitted))
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for by_height in data.verdicts.values():
+        for height, verdict in by_height.items():
+            if window_end is not None and height > window_end:
+                continue
+            for tx in verdict.txs:
+                attack = admitted.get(tx.tx_hash)
+                kind = kinds.get(tx.tx_hash, "unknown")
+                if attack is not None:
+                    tolerated = ", tolerated before activation" if attack.expected == "tolerated" else ""
+                    kind = f"attack: {attack.kind}{tolerated}"
+                cell = cells.setdefault(
+                    (verdict.version, kind),
+                    {"version": verdict.version, "kind": kind, "accepted": 0, "refused": 0, "reasons": Counter()},
+                )
+                cell["accepted" if tx.accepted else "refused"] += 1
+                if not tx.accepted:
+                    cell["reasons"][tx.reason] += 1
+    return [{**cell, "reasons": dict(cell["reasons"])} for _, cell in sorted(cells.items())]
+
+
+def _phase(submitted_at: float, events: list[EventRecord]) -> str:
+    """The schedule event during which something was sent."""
+    started = [e for e in events if e.started_at <= submitted_at]
+    return started[-1].phase if started else ""
+
+
 def build_report(
     scenario: Scenario,
     network: Network,
@@ -122,11 +157,15 @@ def build_report(
     error: str | None,
     sent: list[Any],
     warnings: list[str],
+    clock: BlockClock | None = None,
+    setup_seconds: float = 0.0,
 ) -> dict[str, Any]:
     chain = network.require_chain()
     steps = driver.steps if driver else []
     order = driver.accounts if driver else []
     attacks = judge_attacks(driver.attacks if driver else [], data)
+    for judged in attacks:
+        judged["phase"] = _phase(judged["submitted_at"], driver.events if driver else [])
     states = Counter(str(a["state"]) for a in data.accounts)
     validators = []
     stranded = {s["validator"]: s for s in facts.stranded}
@@ -169,6 +208,7 @@ def build_report(
             "error": error,
             "passed": False,
             "warnings": warnings,
+            "setup_seconds": round(setup_seconds, 2),
         },
         "chain": {
             "kind": chain.kind,
@@ -180,6 +220,11 @@ def build_report(
             "pqc_only_tx": chain.pqc_only_tx,
             "limitations": chain.limitations,
             "head": max((b.height for b in facts.blocks), default=0),
+            "mined_by": "devnet" if clock is not None else "chain",
+            "held": [
+                {"block": h.block, "started_at": h.started_at, "seconds": round(h.seconds, 3)}
+                for h in (clock.holds if clock is not None else [])
+            ],
         },
         "fleet": {
             "size": len(network.validators),
@@ -214,6 +259,7 @@ def build_report(
         "migration": migration(steps, data.accounts, order),
         "faults": [asdict(f) for f in (driver.faults if driver else [])],
         "attacks": attacks,
+        "acceptance": acceptance(data, sent, driver.attacks if driver else [], window_end),
         "events": [asdict(e) for e in (driver.events if driver else [])],
     }
     return report

@@ -1,8 +1,12 @@
-"""Scenario files (``devnet/*.toml``): what a devnet run starts, drives and expects.
+"""Scenario files: what a devnet run starts, drives and expects.
 
 The format is documented, table by table, in ``devnet/README.md``. Parsing is strict: an unknown
 key, a wrong type or an impossible combination is a :class:`~chainplug.errors.ConfigError` that
 names the file, the table and the key, so a typo never silently changes what a run tests.
+
+The built-in scenarios ship inside the package (``chainplug/devnet/scenarios/*.toml``), so an
+installed chainplug runs them by name from any directory: :func:`builtin_scenarios`,
+:func:`find_scenario`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +41,9 @@ ATTACKS: Final = ("strip", "pqc-swap", "replay", "forged-pqc-only")
 """Attack kinds an ``attack`` event can send."""
 TARGET_STATE: Final = {"register": "HYBRID", "finalize": "FINALIZING", "complete": "PQC_ONLY", "migrate": "PQC_ONLY"}
 """The account state each migration action advances to."""
+SETUP_BLOCKS: Final = 2
+"""The embedded chain's head when setup is done: the KeyRegistry in block 1, the signer's accounts funded
+in block 2 (the devnet holds the chain until then, however long the processes take to start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,26 @@ class Scenario:
     network: NetworkSpec = field(default_factory=NetworkSpec)
 
 
+def builtin_scenarios() -> dict[str, Path]:
+    """The scenarios shipped in the package, by name (the file name without ``.toml``)."""
+    folder = Path(str(resources.files(__package__).joinpath("scenarios")))
+    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
+
+
+def find_scenario(spec: str | Path) -> Path:
+    """A scenario file: ``spec`` itself if it is a file, else the built-in scenario of that name."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    builtin = builtin_scenarios()
+    found = builtin.get(str(spec).removesuffix(".toml"))
+    if found is None:
+        hint = f"; did you mean the built-in '{path.stem}'?" if path.stem in builtin else ""
+        names = ", ".join(builtin)
+        raise ConfigError(f"{spec}: no such scenario file, nor a built-in scenario ({names}){hint}")
+    return found
+
+
 def load_scenario(path: Path) -> Scenario:
     """Read and check a scenario file."""
     try:
@@ -188,7 +216,63 @@ def parse_scenario(document: Mapping[str, Any], source: Path) -> Scenario:
     for event in events:
         if event.accounts and max(event.accounts) >= scenario.accounts:
             raise ConfigError(f"{source} [[events]] #{event.index + 1}: account index out of range")
+    if chain.kind == "embedded":
+        _check_room_before_activation(scenario)
     return scenario
+
+
+# --- the schedule against the activation block -----------------------------------------------------
+
+
+def before_activation(scenario: Scenario) -> int:
+    """How many events are scheduled before activation: those before the first ``wait until =
+    "activation"`` (or ``at_block`` at or past it). 0 when the schedule names no such point."""
+    activation = scenario.chain.activation_block
+    for event in scenario.events:
+        if activation > 0 and (event.until == "activation" or (event.at_block or 0) >= activation):
+            return event.index
+    return 0
+
+
+def blocks_on_demand(event: Event, accounts: int) -> int:
+    """At most how many blocks ``event`` makes the chain mine on its behalf (its own waits, and one block
+    per transaction of an account it uses, plus one for that account's traffic still in flight)."""
+    chosen = len(event.accounts) if event.accounts is not None else accounts
+    if event.action in TARGET_STATE:
+        steps = 3 if event.action == "migrate" else 1
+        return event.after_blocks + 2 * steps * chosen
+    own = {
+        "rollback": 2 * chosen,
+        "attack": 2,
+        "crash_signer": 5,  # traffic in flight, the interrupted step, its resumption (2), the proof
+        "crash_validator": event.down_blocks * len(event.validators),
+        "wait": event.blocks,
+    }
+    return event.after_blocks + own.get(event.action, 0)
+
+
+def ceiling_before(scenario: Scenario, index: int) -> int:
+    """The highest block the clock mines by time alone while event ``index`` (one scheduled before
+    activation) runs: activation minus 2 (a transaction sent at the ceiling enters the block before
+    activation) minus what this and the later events before activation may still need."""
+    rest = sum(blocks_on_demand(e, scenario.accounts) for e in scenario.events[index : before_activation(scenario)])
+    return scenario.chain.activation_block - 2 - rest
+
+
+def _check_room_before_activation(scenario: Scenario) -> None:
+    """The embedded chain's clock can hold the steps before activation before it, if activation leaves
+    them the blocks they may need after setup (and after any ``at_block`` among them)."""
+    count = before_activation(scenario)
+    activation = scenario.chain.activation_block
+    starts = [(SETUP_BLOCKS, 0)] + [(e.at_block, e.index) for e in scenario.events[:count] if e.at_block is not None]
+    for start, index in starts:
+        short = start - ceiling_before(scenario, index)
+        if count and short > 0:
+            raise ConfigError(
+                f"{scenario.source} [chain]: activation_block = {activation} is too early: the steps scheduled before "
+                f"it may need {activation - 2 - ceiling_before(scenario, index)} blocks from block {start}; raise it "
+                f"to at least {activation + short}"
+            )
 
 
 def _chain(table: Table) -> ChainSpec:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVNET = ROOT / "devnet"
+DEVNET = ROOT / "chainplug" / "devnet" / "scenarios"
 SCHEMA = Path(__file__).resolve().parents[2] / "chainplug" / "devnet" / "report.schema.json"
 TAG = "CHAINPLUG_DEVNET_TEST_TAG"
 

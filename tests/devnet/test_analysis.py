@@ -132,9 +132,9 @@ def minimal_report(**changes: Any) -> dict[str, Any]:
 
 def test_expectations_pass_and_fail_by_name() -> None:
     scenario = parse_scenario({"accounts": {"count": 1}, "expect": {"max_finality_gap_blocks": 3}}, Path("x.toml"))
-    assert all(c["passed"] for c in evaluate(scenario, minimal_report()))
+    assert all(c["passed"] for c in evaluate(scenario.expect, scenario.accounts, minimal_report()))
     broken = minimal_report(stranded=[{"validator": "v4", "block": 9}], finality={"longest_blocks": 7})
-    failed = {c["name"] for c in evaluate(scenario, broken) if not c["passed"]}
+    failed = {c["name"] for c in evaluate(scenario.expect, scenario.accounts, broken) if not c["passed"]}
     assert failed == {"stranded validators", "longest finality gap (blocks)"}
 
 
@@ -142,6 +142,7 @@ def test_final_state_is_capped_at_hybrid_on_a_stock_chain() -> None:
     scenario = parse_scenario({"accounts": {"count": 1}}, Path("x.toml"))
     report = minimal_report(chain={"pqc_only_tx": False},
                             migration={"accounts": [{"address": "0x1", "final_state": "HYBRID"}]})  # fmt: skip
-    (check,) = [c for c in evaluate(scenario, report) if c["name"].startswith("every account")]
+    checks = evaluate(scenario.expect, scenario.accounts, report)
+    (check,) = [c for c in checks if c["name"].startswith("every account")]
     assert check["passed"] and check["name"] == "every account reaches HYBRID"
     assert "cannot execute PQC-only" in check["note"]

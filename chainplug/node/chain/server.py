@@ -8,7 +8,8 @@ answered in geth's wire format, plus the chainplug methods of the upgraded chain
   state). A HYBRID sender's bare ``eth_sendRawTransaction`` after activation is refused (code -32003).
 * ``chainplug_getSidecar(tx_hash)``, ``chainplug_chainInfo()``.
 
-Mining: one block per transaction (automine), or one block every ``block_time`` seconds.
+Mining: one block per transaction (automine), one block every ``block_time`` seconds, or only on
+``evm_mine`` (manual: the devnet's block clock).
 """
 
 from __future__ import annotations
@@ -127,8 +128,13 @@ class ChainServer:
             "registry": to_checksum_address(registry) if registry else None,
             "pqc_tx_type": wire.qty(TX_TYPE_PQC_ONLY),
             "pqc_tx_auth_gas": PQC_TX_AUTH_GAS,
-            "mining": f"interval {self.block_time}s" if self.block_time else "automine",
+            "mining": self._mining(),
         }
+
+    def _mining(self) -> str:
+        if self.block_time:
+            return f"interval {self.block_time}s"
+        return "automine" if self.backend.automine else "manual (evm_mine)"
 
     # --- aiohttp ---------------------------------------------------------------------------------------
 
