@@ -44,6 +44,7 @@ class Reason(StrEnum):
     BACKEND_UNAVAILABLE = "backend-unavailable"
     BACKEND_FAILED = "backend-failed"
     BAD_CONFIG = "bad-config"
+    BAD_USAGE = "bad-usage"
     # migration
     ILLEGAL_TRANSITION = "illegal-transition"
     GATE_REJECTED = "gate-rejected"

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, NoReturn
 
-from ..errors import ChainplugError, ConfigError, VerificationError
+from ..errors import ChainplugError, ConfigError, Reason, VerificationError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -16,6 +16,8 @@ EXIT_USAGE = 2
 
 class UsageError(ConfigError):
     """The command line itself is wrong (unknown option, missing argument, bad value); exit 2."""
+
+    default_reason = Reason.BAD_USAGE
 
     def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
         super().__init__(message)
