@@ -131,6 +131,12 @@ class PQCBackend(ABC):
     """Factory for ML-DSA-87 and ML-KEM-1024 keys from one implementation."""
 
     name: str
+    """``cryptography`` or ``liboqs``: what ``CHAINPLUG_PQC_BACKEND`` selects."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """The library doing the work and its version, for operators (``chainplug --version``, /health)."""
 
     @abstractmethod
     def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
@@ -192,6 +198,16 @@ def get_backend(name: str | None = None) -> PQCBackend:
     if choice == "auto":
         choice = "liboqs" if liboqs_loadable() else "cryptography"
     return _load(choice)
+
+
+def backend_name(name: str | None = None) -> str:
+    """Name of the PQC backend that runs (``cryptography`` or ``liboqs``): the one :func:`get_backend`
+    selects, loaded (so ``auto`` is resolved). For status output such as a service's /health.
+
+    Raises :class:`BackendUnavailable` (or :class:`ConfigError` for an unknown name) exactly when the
+    selected backend cannot run.
+    """
+    return get_backend(name).name
 
 
 @cache
