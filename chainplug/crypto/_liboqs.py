@@ -26,11 +26,13 @@ Three things make this module more careful than a thin wrapper:
 ML-KEM-1024 seed key generation is ``OQS_KEM_keypair_derand`` (liboqs >= 0.13; liboqs-python >= 0.14
 ``KeyEncapsulation.generate_keypair_seed``), seed = d || z as in FIPS 203 ``KeyGen_internal``.
 
-**Direct calls on the hot paths.** Verification, signing and decapsulation call liboqs' own
-``OQS_SIG_ml_dsa_87_*`` / ``OQS_KEM_ml_kem_1024_decaps`` functions through ctypes prototypes
-(:class:`_Native`), passing the caller's ``bytes`` without copying them; liboqs-python's methods copy
-every input into a fresh ctypes buffer first (~7 KB per verification). liboqs-python still loads the
-library and owns each key's lifetime (key generation, ``OQS_MEM_cleanse`` and free).
+**Direct calls.** ML-DSA-87 key generation, signing and verification and ML-KEM-1024 decapsulation
+call liboqs' own ``OQS_SIG_ml_dsa_87_*`` / ``OQS_KEM_ml_kem_1024_decaps`` functions through ctypes
+prototypes (:class:`_Native`), passing the caller's ``bytes`` without copying them; liboqs-python's
+methods copy every input into a fresh ctypes buffer first (~7 KB per verification) and allocate an
+``OQS_SIG`` object per key. An ML-DSA-87 secret key lives in a ctypes buffer of this module, wiped
+with ``OQS_MEM_cleanse`` on :meth:`destroy`. liboqs-python loads the library, and its
+``KeyEncapsulation`` owns ML-KEM keys (seeded key generation, ``OQS_MEM_cleanse`` and free).
 
 What this backend cannot wipe: liboqs-python copies secret keys into ctypes buffers that
 ``Signature.free``/``KeyEncapsulation.free`` cleanse with ``OQS_MEM_cleanse`` on :meth:`destroy`, but
@@ -95,11 +97,15 @@ _REQUIRED_SYMBOLS = (
     "OQS_SIG_ml_dsa_87_sign_with_ctx_str",
     "OQS_SIG_ml_dsa_87_verify_with_ctx_str",
     "OQS_KEM_ml_kem_1024_decaps",
+    "OQS_SIG_ml_dsa_87_keypair",
+    "OQS_MEM_cleanse",
 )
 
-# FIPS 204 ML-DSA-87 parameters needed to check a seed-derived key (Table 1).
+# FIPS 204 ML-DSA-87 parameters needed to check a seed-derived key (Table 1), and its expanded
+# secret key size (Table 2), which liboqs must agree with (checked at load).
 _MLDSA87_K = 8
 _MLDSA87_L = 7
+_MLDSA87_SECRET_KEY_BYTES = 4896
 
 # Power-on known answers: count = 0 of cryptography-vectors 50.0.2 kat_MLDSA_87_det_pure.rsp and
 # kat_MLKEM_1024.rsp (tests/vectors/acvp/), as seed -> sha256(public key).
@@ -352,6 +358,22 @@ class _Native:
             ("OQS_SIG_ml_dsa_87_sign_with_ctx_str", lib)
         )
         self._decaps = ctypes.CFUNCTYPE(ctypes.c_int, buf, buf, buf)(("OQS_KEM_ml_kem_1024_decaps", lib))
+        self._keypair = ctypes.CFUNCTYPE(ctypes.c_int, buf, buf)(("OQS_SIG_ml_dsa_87_keypair", lib))
+        self._cleanse = ctypes.CFUNCTYPE(None, buf, size)(("OQS_MEM_cleanse", lib))
+
+    def mldsa87_keypair(self) -> tuple[bytes, Any]:
+        """(public key, secret-key buffer) from OQS_SIG_ml_dsa_87_keypair, which draws xi through
+        ``OQS_randombytes`` (see :class:`_SeedInjector`)."""
+        public = ctypes.create_string_buffer(MLDSA87_PUBLIC_KEY_BYTES)
+        secret = ctypes.create_string_buffer(_MLDSA87_SECRET_KEY_BYTES)
+        if self._keypair(public, secret) != 0:
+            self._cleanse(secret, _MLDSA87_SECRET_KEY_BYTES)
+            raise CryptoError("liboqs ML-DSA-87 key generation failed")
+        return public.raw, secret
+
+    def cleanse(self, buffer: Any) -> None:
+        """OQS_MEM_cleanse over a whole ctypes buffer (not optimised away by the compiler)."""
+        self._cleanse(buffer, ctypes.sizeof(buffer))
 
     def mldsa87_verify(self, message: bytes, signature: bytes, context: bytes, public_key: bytes) -> bool:
         """OQS_SIG_ml_dsa_87_verify_with_ctx_str == OQS_SUCCESS (public key length checked by the caller)."""
@@ -422,31 +444,31 @@ class _SigningKey(MLDSA87SigningKey):
             raise InvalidKey("ML-DSA-87 seed must be 32 bytes")
         self._seed = bytearray(seed)
         self._native = backend._native
-        self._signer: Any = None
-        self._signer, self._public = backend._mldsa87_keygen(self._seed)
+        self._secret: Any = None
+        self._public, self._secret = backend._mldsa87_keygen(self._seed)
 
     @property
     def public_key_bytes(self) -> bytes:
         return self._public
 
     def _live(self) -> Any:
-        if self._signer is None:
+        if self._secret is None:
             raise InvalidKey("ML-DSA-87 key has been destroyed")
-        return self._signer
+        return self._secret
 
     def seed_bytes(self) -> bytes:
         self._live()
         return bytes(self._seed)
 
     def _sign(self, message: bytes, context: bytes) -> bytes:
-        signature: bytes = self._native.mldsa87_sign(self._live().secret_key, _as_bytes(message), _as_bytes(context))
+        signature: bytes = self._native.mldsa87_sign(self._live(), _as_bytes(message), _as_bytes(context))
         return signature
 
     def destroy(self) -> None:
         zeroize(self._seed)
-        signer, self._signer = self._signer, None
-        if signer is not None:
-            signer.free()  # OQS_MEM_cleanse of the expanded secret key, then OQS_SIG_free
+        secret, self._secret = self._secret, None
+        if secret is not None:
+            self._native.cleanse(secret)  # the expanded secret key
 
 
 class _VerifyingKey(MLDSA87VerifyingKey):
@@ -549,15 +571,22 @@ class LiboqsBackend(PQCBackend):
     def _setup(self, oqs: Any) -> None:
         """Bind to an imported ``oqs`` module and run the self-tests (split out for testing)."""
         self._oqs = oqs
-        for cls, method in (("Signature", "generate_keypair"), ("KeyEncapsulation", "generate_keypair_seed")):
-            if not hasattr(getattr(oqs, cls, None), method):
-                raise BackendUnavailable(f"liboqs-python is too old: oqs.{cls}.{method} is missing")
+        if not hasattr(getattr(oqs, "KeyEncapsulation", None), "generate_keypair_seed"):
+            raise BackendUnavailable("liboqs-python is too old: oqs.KeyEncapsulation.generate_keypair_seed is missing")
         if MLDSA_ALG not in oqs.get_enabled_sig_mechanisms():
             raise BackendUnavailable(f"liboqs was built without {MLDSA_ALG}")
         if MLKEM_ALG not in oqs.get_enabled_kem_mechanisms():
             raise BackendUnavailable(f"liboqs was built without {MLKEM_ALG}")
         self._set_rng, self._switch_rng = _rng_functions(oqs.native())
         self._native = _bind_native(oqs.native())
+        sizes = oqs.Signature(MLDSA_ALG)
+        try:
+            expected = (MLDSA87_PUBLIC_KEY_BYTES, _MLDSA87_SECRET_KEY_BYTES, MLDSA87_SIGNATURE_BYTES)
+            if (sizes.length_public_key, sizes.length_secret_key, sizes.length_signature) != expected:
+                raise BackendUnavailable("liboqs' ML-DSA-87 key or signature sizes differ from FIPS 204's")
+        finally:
+            sizes.free()
+        self._rng_names: tuple[bytes, ...] = (b"OpenSSL", b"system")
         self._encapsulator = oqs.KeyEncapsulation(MLKEM_ALG)  # likewise for encapsulation
         self._self_test()
 
@@ -591,28 +620,25 @@ class LiboqsBackend(PQCBackend):
             kem_key.destroy()
 
     def _restore_rng(self) -> None:
-        for algorithm in (b"OpenSSL", b"system"):
+        for algorithm in self._rng_names:
             if self._switch_rng(algorithm) == 0:
+                self._rng_names = (algorithm,)  # the one this build has: try it alone from now on
                 return
         # Neither is available: our callback stays installed, disarmed, serving os.urandom.
 
-    def _mldsa87_keygen(self, seed: bytearray) -> tuple[Any, bytes]:
-        """OQS_SIG_keypair with xi = ``seed`` (see the module docstring), checked against xi."""
-        signer = self._oqs.Signature(MLDSA_ALG)
+    def _mldsa87_keygen(self, seed: bytearray) -> tuple[bytes, Any]:
+        """OQS_SIG_ml_dsa_87_keypair with xi = ``seed`` (see the module docstring), checked against xi:
+        (public key, secret-key buffer)."""
         with _INJECTOR.lock:
             _INJECTOR.arm(seed)
             self._set_rng(_INJECTOR.callback)
             try:
-                public = signer.generate_keypair()
-            except RuntimeError as exc:
-                signer.free()
-                raise CryptoError("liboqs ML-DSA-87 key generation failed") from exc
+                public, secret = self._native.mldsa87_keypair()
             finally:
                 _INJECTOR.disarm()
                 self._restore_rng()
             requests = list(_INJECTOR.requests)
         rho, k_seed = _expected_mldsa87_prefix(seed)
-        secret = signer.secret_key  # the ctypes buffer liboqs-python signs with; compared, not copied out
         consistent = (
             bool(requests)
             and requests[0] == MLDSA87_SEED_BYTES
@@ -624,12 +650,12 @@ class LiboqsBackend(PQCBackend):
             and secret[64:128] == hashlib.shake_256(public).digest(64)
         )
         if not consistent:
-            signer.free()
+            self._native.cleanse(secret)
             raise BackendUnavailable(
                 "this liboqs build did not derive the ML-DSA-87 key from the injected seed "
                 f"(randombytes requests: {requests}); seed-form keys are not possible with it"
             )
-        return signer, public
+        return public, secret
 
     def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
         return _SigningKey(self, seed)

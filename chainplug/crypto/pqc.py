@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from functools import cache
+from functools import cache, lru_cache
 
 from ..constants import (
     MLDSA87_PUBLIC_KEY_BYTES,
@@ -193,8 +193,18 @@ def _load(name: str) -> PQCBackend:
 
 
 def get_backend(name: str | None = None) -> PQCBackend:
-    """The selected backend (argument, else $CHAINPLUG_PQC_BACKEND, else auto). Cached per name."""
-    choice = (name or os.environ.get(PQC_BACKEND_ENV) or "auto").strip().lower()
+    """The selected backend (argument, else $CHAINPLUG_PQC_BACKEND, else auto). Cached per name.
+
+    Hot paths call this per key (keystore unlock, migration): the choice is cached per selection and
+    per liboqs search location (``$OQS_INSTALL_PATH``, ``$HOME``), which is all ``auto`` depends on.
+    """
+    environ = os.environ
+    return _select(name or environ.get(PQC_BACKEND_ENV) or "auto", environ.get("OQS_INSTALL_PATH"), environ.get("HOME"))
+
+
+@lru_cache(maxsize=16)
+def _select(choice: str, install_path: str | None, home: str | None) -> PQCBackend:
+    choice = choice.strip().lower()
     if choice == "auto":
         choice = "liboqs" if liboqs_loadable() else "cryptography"
     return _load(choice)

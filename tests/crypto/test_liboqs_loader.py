@@ -112,6 +112,8 @@ void OQS_randombytes_switch_algorithm(void) {}
 void OQS_SIG_ml_dsa_87_sign_with_ctx_str(void) {}
 void OQS_SIG_ml_dsa_87_verify_with_ctx_str(void) {}
 void OQS_KEM_ml_kem_1024_decaps(void) {}
+void OQS_SIG_ml_dsa_87_keypair(void) {}
+void OQS_MEM_cleanse(void) {}
 """
 
 
@@ -245,26 +247,19 @@ class FakeRng:
         return buf.raw
 
 
-def make_fake_oqs(rng: FakeRng, *, honour_rng: bool = True, kem_seed_swap: bool = False) -> Any:
-    """liboqs-python's key lifecycle (keygen, free); signing, verification and decapsulation go
-    through FakeNative, as the backend calls liboqs' functions directly for those."""
+def make_fake_oqs(*, kem_seed_swap: bool = False) -> Any:
+    """What the backend takes from liboqs-python: the library handle, the enabled mechanisms, the
+    ML-DSA-87 sizes and the ML-KEM key lifecycle; ML-DSA-87 and decapsulation go through FakeNative,
+    as the backend calls liboqs' functions directly for those."""
 
     class Signature:
-        def __init__(self, alg: str, secret_key: bytes | None = None) -> None:
-            assert alg == "ML-DSA-87"
-            self.secret_key = secret_key
-            self.freed = False
+        length_public_key, length_secret_key, length_signature = 2592, 4896, 4627
 
-        def generate_keypair(self) -> bytes:
-            xi = rng.draw(32)
-            if not honour_rng:
-                xi = os.urandom(32)
-            public, self.secret_key = ML_DSA_87.key_derive(xi)
-            return bytes(public)
+        def __init__(self, alg: str) -> None:
+            assert alg == "ML-DSA-87"
 
         def free(self) -> None:
-            self.freed = True
-            self.secret_key = None
+            pass
 
     class KeyEncapsulation:
         def __init__(self, alg: str) -> None:
@@ -304,7 +299,22 @@ def make_fake_oqs(rng: FakeRng, *, honour_rng: bool = True, kem_seed_swap: bool 
 
 
 class FakeNative:
-    """Stand-in for liboqs_mod._Native: the same three calls, on dilithium-py / kyber-py."""
+    """Stand-in for liboqs_mod._Native: the same calls, on dilithium-py / kyber-py. Key generation
+    draws xi through the (fake) liboqs RNG, as OQS_SIG_ml_dsa_87_keypair does, unless told to
+    ignore it (a library that cannot be seeded)."""
+
+    def __init__(self, rng: FakeRng, honour_rng: bool = True) -> None:
+        self.rng, self.honour_rng = rng, honour_rng
+        self.cleansed: list[Any] = []
+
+    def mldsa87_keypair(self) -> tuple[bytes, Any]:
+        xi = self.rng.draw(32) if self.honour_rng else os.urandom(32)
+        public, secret = ML_DSA_87.key_derive(xi)
+        return bytes(public), ctypes.create_string_buffer(bytes(secret), len(secret))
+
+    def cleanse(self, buffer: Any) -> None:
+        ctypes.memset(buffer, 0, ctypes.sizeof(buffer))
+        self.cleansed.append(buffer)
 
     def mldsa87_verify(self, message: bytes, signature: bytes, context: bytes, public_key: bytes) -> bool:
         assert all(type(x) is bytes for x in (message, signature, context, public_key))  # what ctypes needs
@@ -313,20 +323,22 @@ class FakeNative:
         except Exception:
             return False
 
-    def mldsa87_sign(self, secret_key: bytes, message: bytes, context: bytes) -> bytes:
+    def mldsa87_sign(self, secret_key: Any, message: bytes, context: bytes) -> bytes:
         assert secret_key is not None
-        return bytes(ML_DSA_87.sign(secret_key, message, ctx=context))
+        return bytes(ML_DSA_87.sign(secret_key.raw, message, ctx=context))
 
     def mlkem1024_decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         assert secret_key is not None
         return bytes(ML_KEM_1024.decaps(secret_key, ciphertext))
 
 
-def glue_backend(monkeypatch: pytest.MonkeyPatch, rng: FakeRng, **kwargs: bool) -> Any:
+def glue_backend(
+    monkeypatch: pytest.MonkeyPatch, rng: FakeRng, *, honour_rng: bool = True, kem_seed_swap: bool = False
+) -> Any:
     monkeypatch.setattr(liboqs_mod, "_rng_functions", lambda native: (rng.set_custom, rng.switch))
-    monkeypatch.setattr(liboqs_mod, "_bind_native", lambda native: FakeNative())
+    monkeypatch.setattr(liboqs_mod, "_bind_native", lambda native: FakeNative(rng, honour_rng))
     backend = liboqs_mod.LiboqsBackend.__new__(liboqs_mod.LiboqsBackend)
-    backend._setup(make_fake_oqs(rng, **kwargs))  # runs the known-answer and pairwise self-tests
+    backend._setup(make_fake_oqs(kem_seed_swap=kem_seed_swap))  # runs the known-answer and pairwise self-tests
     return backend
 
 
@@ -366,9 +378,10 @@ def test_glue_end_to_end(
     with pytest.raises(InvalidKey):
         backend.mlkem1024_from_seed(bytes(63))
 
-    signer = key._signer  # type: ignore[attr-defined]
+    secret = key._secret  # type: ignore[attr-defined]
     key.destroy()
-    assert signer.freed and key._seed == bytearray(32)  # type: ignore[attr-defined]
+    assert secret.raw == bytes(len(secret)) and key._seed == bytearray(32)  # type: ignore[attr-defined]
+    assert secret in backend._native.cleansed
     with pytest.raises(InvalidKey):
         key.sign(b"m", b"")
     kem_handle = kem_key._kem  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from chainplug.constants import (
 from chainplug.crypto import keccak256, mldsa87_key_id, pqc
 from chainplug.crypto.pqc import PQCBackend, get_backend, liboqs_loadable
 from chainplug.errors import BackendUnavailable, ConfigError, InvalidKey, InvalidSignature, Reason
+from tests.crypto.conftest import require_backend
 
 # ML-DSA-87 signature layout (FIPS 204 Alg. 26 sigEncode): c~ (lambda/4 = 64 bytes) || z (l = 7
 # polynomials x 32 x 20 bits = 4480 bytes) || h (omega + k = 75 + 8 bytes).
@@ -302,6 +303,15 @@ def test_mldsa87_destroy_makes_the_key_unusable(backend: PQCBackend) -> None:
     assert seed.hex() not in repr(key)
     assert key._seed == bytearray(32)  # type: ignore[attr-defined]  # our copy of the seed is wiped
     key.destroy()  # idempotent
+
+
+def test_liboqs_destroy_cleanses_the_expanded_secret_key() -> None:
+    """liboqs keeps the expanded ML-DSA-87 secret key in a buffer of ours: destroy() must wipe it."""
+    key = require_backend("liboqs").mldsa87_from_seed(os.urandom(32))
+    secret = key._secret  # type: ignore[attr-defined]
+    assert len(secret) == 4896 and any(secret.raw)
+    key.destroy()
+    assert secret.raw == bytes(4896)
 
 
 # --- ML-KEM-1024 known answers ------------------------------------------------------------------
