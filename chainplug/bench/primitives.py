@@ -7,8 +7,8 @@ use: no chainplug code in a timed path.
   methods add a copy of every input). Key generation draws from liboqs' own RNG: liboqs has no seeded
   ML-DSA key generation, so what chainplug does to derive a key from a stored seed is product overhead.
 
-secp256k1 (coincurve), keccak256 (pysha3), AES-256-GCM and PBKDF2 (cryptography) and fsync are the same
-libraries whichever PQC backend runs.
+secp256k1 (libsecp256k1 through coincurve's binding), keccak256 (pysha3), AES-256-GCM and PBKDF2
+(cryptography) and fsync are the same libraries whichever PQC backend runs.
 """
 
 from __future__ import annotations
@@ -148,6 +148,36 @@ def _liboqs_pqc(work: Workload) -> dict[str, Op]:
             MLKEM_ENCAPS: mlkem_encaps, MLKEM_DECAPS: mlkem_decaps}  # fmt: skip
 
 
+def _secp256k1_recover(signature: bytes, digest: bytes) -> Op:
+    """Public-key recovery as the three libsecp256k1 calls it is (parse, recover, serialise), through
+    coincurve's cffi binding without its wrapper objects: the cheapest call Python can make (about
+    1-2 us less than ``coincurve.PublicKey.from_signature_and_message(...).format(False)``)."""
+    import coincurve
+    from coincurve._libsecp256k1 import ffi, lib
+    from coincurve.context import GLOBAL_CONTEXT
+
+    ctx, new, uncompressed = GLOBAL_CONTEXT.ctx, ffi.new, lib.SECP256K1_EC_UNCOMPRESSED
+    parse = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
+    recover_point, serialize = lib.secp256k1_ecdsa_recover, lib.secp256k1_ec_pubkey_serialize
+    recid = signature[64]
+
+    def recover() -> bytes:
+        parsed = new("secp256k1_ecdsa_recoverable_signature *")
+        parse(ctx, parsed, signature, recid)
+        point = new("secp256k1_pubkey *")
+        if not recover_point(ctx, point, parsed, digest):
+            raise RuntimeError("the workload's secp256k1 signature does not recover")
+        out = new("unsigned char[65]")
+        serialize(ctx, out, new("size_t *", 65), point, uncompressed)
+        public: bytes = ffi.buffer(out)[1:]
+        return public
+
+    expected = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None).format(False)[1:]
+    if recover() != expected:
+        raise RuntimeError("direct libsecp256k1 recovery disagrees with coincurve")
+    return recover
+
+
 def primitive_ops(backend: str, work: Workload) -> dict[str, Op]:
     """Every primitive, keyed by its display name; the PQC ones from ``backend``'s library."""
     import coincurve
@@ -177,8 +207,7 @@ def primitive_ops(backend: str, work: Workload) -> dict[str, Op]:
         kdf = PBKDF2HMAC(algorithm=hashes.SHA3_256(), length=32, salt=b"s" * 16, iterations=KEYSTORE_PBKDF2_ITERATIONS)
         return kdf.derive(b"password")
 
-    def recover() -> bytes:
-        return bytes(coincurve.PublicKey.from_signature_and_message(sig65, digest, hasher=None).format(False))
+    recover = _secp256k1_recover(sig65, digest)
 
     return {
         SECP_SIGN: lambda: secp.sign_recoverable(digest, hasher=None),
