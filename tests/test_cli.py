@@ -1,13 +1,17 @@
 """The ``chainplug`` command as a user runs it: real subprocesses, exit codes, --json."""
 
+import ctypes.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from chainplug import CompositeAccount
+from chainplug import CompositeAccount, __version__
+from chainplug.constants import PQC_BACKEND_ENV
+from chainplug.crypto import get_backend
 from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry
 
@@ -40,6 +44,23 @@ def signed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["registry"].write_text(json.dumps(registry.to_json()))
     files["garbage"].write_bytes(signed.envelope[:-1])
     return files
+
+
+def test_version_names_the_pqc_backend_that_runs() -> None:
+    out = run("--version")
+    assert out.returncode == 0, out.stderr
+    backend = get_backend()
+    assert out.stdout.decode() == f"chainplug {__version__}\nPQC backend: {backend.name} ({backend.description})\n"
+
+
+def test_version_says_when_the_configured_backend_cannot_run(tmp_path: Path) -> None:
+    env = {**os.environ, PQC_BACKEND_ENV: "liboqs", "OQS_INSTALL_PATH": str(tmp_path)}  # an empty prefix
+    if ctypes.util.find_library("oqs") or ctypes.util.find_library("liboqs"):
+        pytest.skip("a system liboqs is found whatever OQS_INSTALL_PATH says")
+    out = subprocess.run([sys.executable, "-m", "chainplug.cli.main", "--version"], capture_output=True, env=env)
+    assert out.returncode == 2
+    assert b"PQC backend: none can run (liboqs backend unavailable" in out.stderr
+    assert str(tmp_path).encode() in out.stderr  # where it looked
 
 
 def test_help_lists_every_command() -> None:
@@ -115,3 +136,4 @@ def test_demo_runs_end_to_end() -> None:
     assert report["ok"] is True
     assert all(report["checks"].values()) and len(report["checks"]) == 5
     assert report["stripped_verdict"] == "pqc-required"
+    assert report["pqc_backend"] == get_backend().name  # the subprocess selects as this one does

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chainplug"
-ORDER = ["crypto", "envelope", "verify", "keystore", "migration", "registry", "signer", "node", "devnet", "cli"]
+ORDER = [
+    *("crypto", "envelope", "verify", "keystore", "migration", "registry", "signer", "node", "devnet"),
+    *("bench", "cli"),
+]
 BASE = {"constants", "errors", "types", "_fs"}
 
 

@@ -1,4 +1,4 @@
-"""``chainplug bench``: what this machine can do, as ratios against the raw primitives."""
+"""``chainplug bench``: what this machine can do, as ratios against the raw primitives (chainplug.bench)."""
 
 from __future__ import annotations
 
@@ -17,46 +17,119 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description=(
             "Measure the bare primitives (secp256k1, ML-DSA-87, ML-KEM-1024, keccak, AES-GCM, PBKDF2, fsync) and the "
             "chainplug operations built on them, interleaved in one run, and print each operation as a ratio to the "
-            "primitives it must run. Medians over rounds; spread shown; warm-up excluded."
+            "primitives it must run, on the same PQC backend. Medians over rounds; spread shown; warm-up excluded."
         ),
     )
-    bench.add_argument("--quick", action="store_true", help="fewer, shorter rounds (under a minute)")
+    bench.add_argument("--quick", action="store_true", help="fewer, shorter rounds and smaller vaults (about a minute)")
     bench.add_argument("--processes", type=int, default=min(os.cpu_count() or 1, 4),
                        help="validator throughput is measured on 1..N processes (default: cores, max 4)")  # fmt: skip
+    bench.add_argument("--backends", default="in-use", metavar="in-use|all|NAME[,NAME]",
+                       help="PQC backends to measure, each against its own floor (default: the one in use; "
+                            "all: every backend that loads, side by side)")  # fmt: skip
+    bench.add_argument("--only", default=None, metavar="SECTION[,SECTION]",
+                       help="measure only these of: primitives, envelope, throughput, keystore, migration")  # fmt: skip
     bench.set_defaults(handler=_bench)
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from .benchmarks import run
+def _sections(text: str | None) -> tuple[str, ...]:
+    from ..bench import SECTIONS
+    from ..errors import ConfigError
 
-    report = run(quick=args.quick, processes=max(1, args.processes))
-    machine = report.machine
-    lines = [f"machine: {machine['processor']}, {machine['cpus']} cpus, Python {machine['python']}",
-             "", f"{'primitive':<40}{'median':>12}{'p25..p75':>22}"]  # fmt: skip
-    for t in report.primitives:
-        lines.append(f"{t.name:<40}{t.median * 1e6:>10.1f}us{t.p25 * 1e6:>11.1f}..{t.p75 * 1e6:<9.1f}")
-    lines += ["", f"{'operation':<36}{'median':>12}{'ratio':>8}{'target':>9}  floor"]
-    for r in report.ratios:
-        target = f"<={r.target:.2f}" if r.target else ""
-        mark = {True: " ok", False: " MISS", None: ""}[r.meets_target]
-        floor = " + ".join(t.name for t in r.floor)
-        lines.append(f"{r.name:<36}{r.product.median * 1e6:>10.1f}us{r.ratio:>8.2f}{target:>9}{mark}  {floor}")
-    tp = report.figures["validator_throughput"]
-    lines += ["", "validator throughput (envelope verifications/s): "
-              + ", ".join(f"{p} proc: {rate:,.0f}" for p, rate in tp["verifications_per_s"].items())
-              + f"; bare primitive rate {tp['bare_primitive_rate_per_s']:,.0f}/s; "
-              f"1 proc = {tp['ratio_1_process_to_bare']:.2f} x bare"
-              + (f"; 2 vs 1 = {tp['speedup_2_vs_1']:.2f} x" if "speedup_2_vs_1" in tp else "")]  # fmt: skip
-    ks, mg = report.figures["keystore_unlock"], report.figures["migration"]
-    lines.append(f"keystore vault unlock, {ks['keys']} keys: {ks['unlock_s']:.2f} s = {ks['ratio_to_floor']:.2f} x "
-                 f"(one PBKDF2 {ks['pbkdf2_s']:.2f} s + {ks['floor_per_key_us']:.0f} us/key decaps+GCM; "
-                 f"target <= 1.5); one PBKDF2 per key would take ~{ks['single_file_estimate_s']:.0f} s")  # fmt: skip
-    lines.append(f"migration CLASSICAL->HYBRID, {mg['keys']} keys: batch {mg['batch']['keys_per_s']:.0f} keys/s, "
-                 f"{mg['batch']['syncs_per_key']:.4f} syncs/key; one commit per key {mg['per_key']['keys_per_s']:.0f} "
-                 f"keys/s, {mg['per_key']['syncs_per_key']:.2f} syncs/key; batch = {mg['ratio_to_primitives']:.2f} x "
-                 "the primitives (target <= 1.5)")  # fmt: skip
-    s = report.figures["sizes"]
-    lines.append(f"sizes: raw tx {s['raw_transaction']} B, envelope {s['envelope_full_key']} B full key / "
-                 f"{s['envelope_key_id']} B key id")  # fmt: skip
-    emit({"ok": True, **report.to_json()}, "\n".join(lines), as_json=args.json)
+    if text is None:
+        return SECTIONS
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown or not chosen:
+        raise ConfigError(f"--only takes a comma-separated list of {', '.join(SECTIONS)}; got {text!r}")
+    return chosen
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..bench import resolve_backends, run
+    from ..errors import ConfigError
+
+    if args.processes < 1:
+        raise ConfigError("--processes must be at least 1")
+    sections = _sections(args.only)
+    backends = resolve_backends(args.backends)
+    report = run(quick=args.quick, processes=args.processes, backends=backends, sections=sections)
+    emit({"ok": True, **report.to_json()}, render(report), as_json=args.json)
     return EXIT_OK
+
+
+def render(report: Any) -> str:
+    """The report as text: one column per backend."""
+    machine, runs = report.machine, report.runs
+    names = [r.backend for r in runs]
+    lines = [f"machine: {machine['processor']}, {machine['cpus']} cpus, Python {machine['python']}",
+             "PQC backend in use: " + report.backend_in_use + "; measured: "
+             + "; ".join(f"{r.backend} = {r.description}" for r in runs), ""]  # fmt: skip
+    width = 28
+    if any(r.primitives for r in runs):
+        lines.append(f"{'primitive (median, p25..p75)':<40}" + "".join(f"{n:>{width}}" for n in names))
+        by_name: dict[str, dict[str, Any]] = {}
+        for r in runs:
+            for t in r.primitives:
+                by_name.setdefault(t.name, {})[r.backend] = t
+        for label, cells in by_name.items():
+            row = f"{label:<40}"
+            for n in names:
+                t = cells.get(n)
+                row += f"{_us(t.median) + f' ({_us(t.p25, 0)}..{_us(t.p75, 0)})' if t else '':>{width}}"
+            lines.append(row)
+        lines.append("")
+    if any(r.ratios for r in runs):
+        lines.append(f"{'operation (median, ratio)':<40}" + "".join(f"{n:>{width}}" for n in names)
+                     + f"{'target':>9}  against")  # fmt: skip
+        ratios: dict[str, dict[str, Any]] = {}
+        for r in runs:
+            for ratio in r.ratios:
+                ratios.setdefault(ratio.name, {})[r.backend] = ratio
+        for label, cells in ratios.items():
+            row, first = f"{label:<40}", next(iter(cells.values()))
+            for n in names:
+                x = cells.get(n)
+                mark = {True: " ok", False: " MISS", None: "   "}[x.meets_target] if x else ""
+                row += f"{(_us(x.product.median) + f' {x.ratio:5.2f}' + mark) if x else '':>{width}}"
+            target = f"<={first.target:.2f}" if first.target else ""
+            lines.append(row + f"{target:>9}  " + " + ".join(t.name for t in first.floor))
+        lines.append("")
+    for r in runs:
+        lines += _figures(r)
+    sizes = next((r.figures["sizes"] for r in runs if "sizes" in r.figures), None)
+    if sizes:
+        lines.append(f"sizes: raw tx {sizes['raw_transaction']} B, envelope {sizes['envelope_full_key']} B full key / "
+                     f"{sizes['envelope_key_id']} B key id")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _figures(r: Any) -> list[str]:
+    lines: list[str] = []
+    tp, ks, mg = (r.figures.get(k) for k in ("validator_throughput", "keystore_unlock", "migration"))
+    if tp:
+        lines.append(f"[{r.backend}] validator throughput (verifications/s): "
+                     + ", ".join(f"{p} proc {rate:,.0f}" for p, rate in tp["verifications_per_s"].items())
+                     + f"; bare primitive rate {tp['bare_primitive_rate_per_s']:,.0f}/s; 1 proc = "
+                     f"{tp['ratio_1_process_to_bare']:.2f} x bare (target >= {tp['target_1_process_to_bare']}; "
+                     f"unchunked {tp['unchunked_1_process_to_bare']:.2f})"
+                     + (f"; 2 vs 1 = {tp['speedup_2_vs_1']:.2f} x (target >= {tp['target_speedup_2_vs_1']})"
+                        if "speedup_2_vs_1" in tp else ""))  # fmt: skip
+    if ks:
+        lines.append(f"[{r.backend}] vault unlock, {ks['keys']:,} keys ({ks['mode']} mode): {ks['unlock_s']:.2f} s = "
+                     f"{ks['ratio_to_floor']:.2f} x the floor (one PBKDF2 {ks['pbkdf2_s']:.2f} s + "
+                     f"{ks['floor_per_key_us']:.0f} us/key decaps+GCM; target <= {ks['target']}); one PBKDF2 per key "
+                     f"would take ~{ks['single_file_estimate_s']:.0f} s")  # fmt: skip
+    if mg:
+        lines.append(f"[{r.backend}] migration CLASSICAL->HYBRID, {mg['keys']} keys: batch "
+                     f"{mg['batch']['keys_per_s']:.0f} keys/s, {mg['batch']['syncs_per_key']:.4f} syncs/key = "
+                     f"{mg['ratio_to_primitives']:.2f} x the primitives (target <= {mg['target_ratio']}); one "
+                     f"commit per key {mg['per_key']['keys_per_s']:.0f} keys/s, "
+                     f"{mg['per_key']['syncs_per_key']:.2f} syncs/key")  # fmt: skip
+    return lines
+
+
+def _us(seconds: float, digits: int = 1) -> str:
+    value = seconds * 1e6
+    if value >= 100_000:
+        return f"{value / 1e6:.2f}s"
+    return f"{value:,.{digits}f}us"

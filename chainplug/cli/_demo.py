@@ -32,6 +32,7 @@ def run_demo() -> dict[str, Any]:
     from web3 import EthereumTesterProvider, Web3
     from web3.types import Wei
 
+    from ..crypto import get_backend
     from ..envelope import CompositeAccount
     from ..envelope.fees import default_fees
     from ..errors import PolicyRejected
@@ -78,8 +79,11 @@ def run_demo() -> dict[str, Any]:
     except PolicyRejected as exc:
         stripped = exc.reason.value
     checks["upgraded verifier rejects the stripped transaction"] = stripped == "pqc-required"
+    backend = get_backend()
     return {
         "ok": all(checks.values()),
+        "pqc_backend": backend.name,
+        "pqc_backend_description": backend.description,
         "chain_id": chain_id,
         "address": account.address,
         "key_id": "0x" + account.key_id.hex(),
@@ -98,6 +102,7 @@ def run_demo() -> dict[str, Any]:
 def _demo(args: argparse.Namespace) -> int:
     report = run_demo()
     lines = [
+        f"PQC backend: {report['pqc_backend']} ({report['pqc_backend_description']})",
         f"account {report['address']} (ML-DSA-87 key id {report['key_id'][:18]}...)",
         f"tx {report['tx_hash']} mined in block {report['block']} on chain {report['chain_id']}",
         f"sizes: raw tx {report['sizes']['raw_transaction']} B, envelope "

@@ -27,6 +27,25 @@ COMMAND_MODULES: tuple[str, ...] = (
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the package version and the PQC backend this process would run on (which loads it:
+    for ``auto`` that is the only way to know). Exit 2 if the selected backend cannot load."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from .. import __version__
+        from ..crypto import get_backend
+
+        try:
+            backend = get_backend()
+        except ChainplugError as exc:
+            parser.exit(EXIT_USAGE, f"chainplug {__version__}\nPQC backend: none can run ({exc})\n")
+        sys.stdout.write(f"chainplug {__version__}\nPQC backend: {backend.name} ({backend.description})\n")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (cheap: no heavy imports happen here)."""
     parser = Parser(
@@ -35,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Move Ethereum-style keys from secp256k1 to ML-DSA-87 with zero downtime: composite "
             "envelopes, verifiers, key migration. Exit codes: 0 ok, 1 rejected, 2 bad input or usage."
         ),
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print chainplug's version and the PQC backend that runs, then exit"
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")

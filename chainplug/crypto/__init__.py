@@ -13,6 +13,7 @@ from .pqc import (
     MLKEM1024DecapsulationKey,
     PQCBackend,
     available_backends,
+    backend_name,
     get_backend,
     mldsa87_key_id,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "RecoverableSignature",
     "Secp256k1PrivateKey",
     "available_backends",
+    "backend_name",
     "get_backend",
     "keccak256",
     "mldsa87_key_id",

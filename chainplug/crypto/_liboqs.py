@@ -26,6 +26,14 @@ Three things make this module more careful than a thin wrapper:
 ML-KEM-1024 seed key generation is ``OQS_KEM_keypair_derand`` (liboqs >= 0.13; liboqs-python >= 0.14
 ``KeyEncapsulation.generate_keypair_seed``), seed = d || z as in FIPS 203 ``KeyGen_internal``.
 
+**Direct calls.** ML-DSA-87 key generation, signing and verification and ML-KEM-1024 decapsulation
+call liboqs' own ``OQS_SIG_ml_dsa_87_*`` / ``OQS_KEM_ml_kem_1024_decaps`` functions through ctypes
+prototypes (:class:`_Native`), passing the caller's ``bytes`` without copying them; liboqs-python's
+methods copy every input into a fresh ctypes buffer first (~7 KB per verification) and allocate an
+``OQS_SIG`` object per key. An ML-DSA-87 secret key lives in a ctypes buffer of this module, wiped
+with ``OQS_MEM_cleanse`` on :meth:`destroy`. liboqs-python loads the library, and its
+``KeyEncapsulation`` owns ML-KEM keys (seeded key generation, ``OQS_MEM_cleanse`` and free).
+
 What this backend cannot wipe: liboqs-python copies secret keys into ctypes buffers that
 ``Signature.free``/``KeyEncapsulation.free`` cleanse with ``OQS_MEM_cleanse`` on :meth:`destroy`, but
 ``bytes`` copies made by Python on the way are beyond reach (see ``chainplug.crypto.zeroize``).
@@ -39,9 +47,11 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import platform
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,11 +94,18 @@ _REQUIRED_SYMBOLS = (
     "OQS_KEM_keypair_derand",
     "OQS_randombytes_custom_algorithm",
     "OQS_randombytes_switch_algorithm",
+    "OQS_SIG_ml_dsa_87_sign_with_ctx_str",
+    "OQS_SIG_ml_dsa_87_verify_with_ctx_str",
+    "OQS_KEM_ml_kem_1024_decaps",
+    "OQS_SIG_ml_dsa_87_keypair",
+    "OQS_MEM_cleanse",
 )
 
-# FIPS 204 ML-DSA-87 parameters needed to check a seed-derived key (Table 1).
+# FIPS 204 ML-DSA-87 parameters needed to check a seed-derived key (Table 1), and its expanded
+# secret key size (Table 2), which liboqs must agree with (checked at load).
 _MLDSA87_K = 8
 _MLDSA87_L = 7
+_MLDSA87_SECRET_KEY_BYTES = 4896
 
 # Power-on known answers: count = 0 of cryptography-vectors 50.0.2 kat_MLDSA_87_det_pure.rsp and
 # kat_MLKEM_1024.rsp (tests/vectors/acvp/), as seed -> sha256(public key).
@@ -324,6 +341,92 @@ def _rng_functions(native: Any) -> tuple[Callable[[Any], None], Callable[[bytes]
     )
 
 
+class _Native:
+    """The calls on chainplug's hot paths, as ctypes prototypes of liboqs' algorithm-specific functions.
+
+    Inputs go to C as pointers into the callers' ``bytes`` (no copy); secret keys are the ctypes buffers
+    liboqs-python allocated for the key (and cleanses when it is freed). ctypes releases the GIL for
+    the duration of each call.
+    """
+
+    def __init__(self, lib: Any) -> None:
+        buf, size = ctypes.c_char_p, ctypes.c_size_t
+        self._verify = ctypes.CFUNCTYPE(ctypes.c_int, buf, size, buf, size, buf, size, buf)(
+            ("OQS_SIG_ml_dsa_87_verify_with_ctx_str", lib)
+        )
+        self._sign = ctypes.CFUNCTYPE(ctypes.c_int, buf, ctypes.POINTER(size), buf, size, buf, size, buf)(
+            ("OQS_SIG_ml_dsa_87_sign_with_ctx_str", lib)
+        )
+        self._decaps = ctypes.CFUNCTYPE(ctypes.c_int, buf, buf, buf)(("OQS_KEM_ml_kem_1024_decaps", lib))
+        self._keypair = ctypes.CFUNCTYPE(ctypes.c_int, buf, buf)(("OQS_SIG_ml_dsa_87_keypair", lib))
+        self._cleanse = ctypes.CFUNCTYPE(None, buf, size)(("OQS_MEM_cleanse", lib))
+
+    def mldsa87_keypair(self) -> tuple[bytes, Any]:
+        """(public key, secret-key buffer) from OQS_SIG_ml_dsa_87_keypair, which draws xi through
+        ``OQS_randombytes`` (see :class:`_SeedInjector`)."""
+        public = ctypes.create_string_buffer(MLDSA87_PUBLIC_KEY_BYTES)
+        secret = ctypes.create_string_buffer(_MLDSA87_SECRET_KEY_BYTES)
+        if self._keypair(public, secret) != 0:
+            self._cleanse(secret, _MLDSA87_SECRET_KEY_BYTES)
+            raise CryptoError("liboqs ML-DSA-87 key generation failed")
+        return public.raw, secret
+
+    def cleanse(self, buffer: Any) -> None:
+        """OQS_MEM_cleanse over a whole ctypes buffer (not optimised away by the compiler)."""
+        self._cleanse(buffer, ctypes.sizeof(buffer))
+
+    def mldsa87_verify(self, message: bytes, signature: bytes, context: bytes, public_key: bytes) -> bool:
+        """OQS_SIG_ml_dsa_87_verify_with_ctx_str == OQS_SUCCESS (public key length checked by the caller)."""
+        status = self._verify(message, len(message), signature, len(signature), context, len(context), public_key)
+        return bool(status == 0)
+
+    def mldsa87_sign(self, secret_key: Any, message: bytes, context: bytes) -> bytes:
+        out = ctypes.create_string_buffer(MLDSA87_SIGNATURE_BYTES)
+        length = ctypes.c_size_t(MLDSA87_SIGNATURE_BYTES)
+        if self._sign(out, ctypes.byref(length), message, len(message), context, len(context), secret_key) != 0:
+            raise CryptoError("liboqs ML-DSA-87 signing failed")
+        if length.value != MLDSA87_SIGNATURE_BYTES:
+            raise CryptoError("liboqs returned an ML-DSA-87 signature of the wrong length")
+        return out.raw
+
+    def mlkem1024_decaps(self, secret_key: Any, ciphertext: bytes) -> bytes:
+        out = ctypes.create_string_buffer(MLKEM1024_SHARED_SECRET_BYTES)
+        if self._decaps(out, ciphertext, secret_key) != 0:
+            raise InvalidKey("liboqs ML-KEM-1024 decapsulation failed")
+        return out.raw
+
+
+def _bind_native(lib: Any) -> Any:
+    """:class:`_Native` for the loaded liboqs (a separate function so tests can bind a stand-in)."""
+    return _Native(lib)
+
+
+def _as_bytes(data: bytes) -> bytes:
+    """ctypes passes only ``bytes`` by pointer; callers may hand in a bytearray or memoryview."""
+    return data if type(data) is bytes else bytes(data)
+
+
+def _import_oqs() -> Any:
+    """``import oqs``, only ever called once :func:`probe_liboqs` found a usable library.
+
+    liboqs-python 0.16 logs an INFO line ("liboqs-python faulthandler is disabled") at import through a
+    handler it attaches to *stdout*, which would corrupt command output such as ``--json``. Its logger is
+    silenced for the import and that handler removed; its warnings still reach stderr through logging's
+    last-resort handler.
+    """
+    logger = logging.getLogger("oqs.oqs")
+    was_disabled = logger.disabled
+    logger.disabled = True
+    try:
+        oqs = importlib.import_module("oqs")
+    finally:
+        logger.disabled = was_disabled
+    for handler in list(logger.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__):
+            logger.removeHandler(handler)
+    return oqs
+
+
 def _expected_mldsa87_prefix(seed: bytes | bytearray) -> tuple[bytes, bytes]:
     """(rho, K) = the parts of H(xi || k || l, 128) that pkEncode/skEncode store verbatim."""
     expanded = hashlib.shake_256(bytes(seed) + bytes((_MLDSA87_K, _MLDSA87_L))).digest(128)
@@ -340,62 +443,59 @@ class _SigningKey(MLDSA87SigningKey):
         if len(seed) != MLDSA87_SEED_BYTES:
             raise InvalidKey("ML-DSA-87 seed must be 32 bytes")
         self._seed = bytearray(seed)
-        self._signer: Any = None
-        self._signer, self._public = backend._mldsa87_keygen(self._seed)
+        self._native = backend._native
+        self._secret: Any = None
+        self._public, self._secret = backend._mldsa87_keygen(self._seed)
 
     @property
     def public_key_bytes(self) -> bytes:
         return self._public
 
     def _live(self) -> Any:
-        if self._signer is None:
+        if self._secret is None:
             raise InvalidKey("ML-DSA-87 key has been destroyed")
-        return self._signer
+        return self._secret
 
     def seed_bytes(self) -> bytes:
         self._live()
         return bytes(self._seed)
 
     def _sign(self, message: bytes, context: bytes) -> bytes:
-        try:
-            signature = self._live().sign_with_ctx_str(message, context)
-        except RuntimeError as exc:
-            raise CryptoError("liboqs ML-DSA-87 signing failed") from exc
-        if not isinstance(signature, bytes) or len(signature) != MLDSA87_SIGNATURE_BYTES:
-            raise CryptoError("liboqs returned an ML-DSA-87 signature of the wrong length")
+        signature: bytes = self._native.mldsa87_sign(self._live(), _as_bytes(message), _as_bytes(context))
         return signature
 
     def destroy(self) -> None:
         zeroize(self._seed)
-        signer, self._signer = self._signer, None
-        if signer is not None:
-            signer.free()  # OQS_MEM_cleanse of the expanded secret key, then OQS_SIG_free
+        secret, self._secret = self._secret, None
+        if secret is not None:
+            self._native.cleanse(secret)  # the expanded secret key
 
 
 class _VerifyingKey(MLDSA87VerifyingKey):
-    __slots__ = ("_raw", "_verifier")
+    __slots__ = ("_native", "_raw")
 
-    def __init__(self, verifier: Any, public_key: bytes) -> None:
+    def __init__(self, native: Any, public_key: bytes) -> None:
         check_mldsa87_public_key(public_key)
         self._raw = bytes(public_key)
-        self._verifier = verifier
+        self._native = native
 
     @property
     def public_key_bytes(self) -> bytes:
         return self._raw
 
     def _verify(self, signature: bytes, message: bytes, context: bytes) -> bool:
-        try:
-            return bool(self._verifier.verify_with_ctx_str(message, signature, context, self._raw))
-        except RuntimeError:
-            return False
+        valid: bool = self._native.mldsa87_verify(
+            _as_bytes(message), _as_bytes(signature), _as_bytes(context), self._raw
+        )
+        return valid
 
 
 class _DecapsulationKey(MLKEM1024DecapsulationKey):
-    def __init__(self, oqs: Any, seed: bytes | bytearray) -> None:
+    def __init__(self, oqs: Any, native: Any, seed: bytes | bytearray) -> None:
         if len(seed) != MLKEM1024_SEED_BYTES:
             raise InvalidKey("ML-KEM-1024 seed must be 64 bytes")
         self._seed = bytearray(seed)
+        self._native = native
         kem = oqs.KeyEncapsulation(MLKEM_ALG)
         try:
             ek = kem.generate_keypair_seed(bytes(self._seed))
@@ -422,12 +522,7 @@ class _DecapsulationKey(MLKEM1024DecapsulationKey):
         return bytes(self._seed)
 
     def _decapsulate(self, ciphertext: bytes) -> bytes:
-        try:
-            shared = self._live().decap_secret(ciphertext)
-        except RuntimeError as exc:
-            raise InvalidKey("liboqs ML-KEM-1024 decapsulation failed") from exc
-        if not isinstance(shared, bytes) or len(shared) != MLKEM1024_SHARED_SECRET_BYTES:
-            raise CryptoError("liboqs returned an ML-KEM-1024 shared secret of the wrong length")
+        shared: bytes = self._native.mlkem1024_decaps(self._live().secret_key, _as_bytes(ciphertext))
         return shared
 
     def destroy(self) -> None:
@@ -456,7 +551,7 @@ class LiboqsBackend(PQCBackend):
         if not probe.usable:
             raise BackendUnavailable(f"liboqs backend unavailable: {probe.problem}")
         try:
-            oqs: Any = importlib.import_module("oqs")  # safe now: the library it will load exists
+            oqs: Any = _import_oqs()  # safe now: the library it will load exists
         except (Exception, SystemExit) as exc:  # oqs raises SystemExit when it cannot load
             raise BackendUnavailable(f"importing liboqs-python failed: {exc!r}") from exc
         loaded = str(oqs.oqs_version())
@@ -465,19 +560,33 @@ class LiboqsBackend(PQCBackend):
                 f"liboqs-python loaded liboqs {loaded}, not the liboqs {probe.version} checked at {probe.path}"
             )
         self._setup(oqs)
+        self._description = (
+            f"liboqs {loaded} ({probe.path}) via liboqs-python {importlib.metadata.version('liboqs-python')}"
+        )
+
+    @property
+    def description(self) -> str:
+        return getattr(self, "_description", "liboqs")
 
     def _setup(self, oqs: Any) -> None:
         """Bind to an imported ``oqs`` module and run the self-tests (split out for testing)."""
         self._oqs = oqs
-        for cls, method in (("Signature", "sign_with_ctx_str"), ("KeyEncapsulation", "generate_keypair_seed")):
-            if not hasattr(getattr(oqs, cls, None), method):
-                raise BackendUnavailable(f"liboqs-python is too old: oqs.{cls}.{method} is missing")
+        if not hasattr(getattr(oqs, "KeyEncapsulation", None), "generate_keypair_seed"):
+            raise BackendUnavailable("liboqs-python is too old: oqs.KeyEncapsulation.generate_keypair_seed is missing")
         if MLDSA_ALG not in oqs.get_enabled_sig_mechanisms():
             raise BackendUnavailable(f"liboqs was built without {MLDSA_ALG}")
         if MLKEM_ALG not in oqs.get_enabled_kem_mechanisms():
             raise BackendUnavailable(f"liboqs was built without {MLKEM_ALG}")
         self._set_rng, self._switch_rng = _rng_functions(oqs.native())
-        self._verifier = oqs.Signature(MLDSA_ALG)  # stateless; shared by every verifying key
+        self._native = _bind_native(oqs.native())
+        sizes = oqs.Signature(MLDSA_ALG)
+        try:
+            expected = (MLDSA87_PUBLIC_KEY_BYTES, _MLDSA87_SECRET_KEY_BYTES, MLDSA87_SIGNATURE_BYTES)
+            if (sizes.length_public_key, sizes.length_secret_key, sizes.length_signature) != expected:
+                raise BackendUnavailable("liboqs' ML-DSA-87 key or signature sizes differ from FIPS 204's")
+        finally:
+            sizes.free()
+        self._rng_names: tuple[bytes, ...] = (b"OpenSSL", b"system")
         self._encapsulator = oqs.KeyEncapsulation(MLKEM_ALG)  # likewise for encapsulation
         self._self_test()
 
@@ -500,7 +609,7 @@ class LiboqsBackend(PQCBackend):
             raise BackendUnavailable("liboqs ML-DSA-87 pairwise self-test failed") from exc
         finally:
             key.destroy()
-        kem_key = _DecapsulationKey(self._oqs, _SELFTEST_MLKEM1024_DZ)
+        kem_key = _DecapsulationKey(self._oqs, self._native, _SELFTEST_MLKEM1024_DZ)
         try:
             if hashlib.sha256(kem_key.encapsulation_key_bytes).hexdigest() != _SELFTEST_MLKEM1024_EK_SHA256:
                 raise BackendUnavailable("liboqs ML-KEM-1024 key generation does not match the FIPS 203 known answer")
@@ -511,28 +620,25 @@ class LiboqsBackend(PQCBackend):
             kem_key.destroy()
 
     def _restore_rng(self) -> None:
-        for algorithm in (b"OpenSSL", b"system"):
+        for algorithm in self._rng_names:
             if self._switch_rng(algorithm) == 0:
+                self._rng_names = (algorithm,)  # the one this build has: try it alone from now on
                 return
         # Neither is available: our callback stays installed, disarmed, serving os.urandom.
 
-    def _mldsa87_keygen(self, seed: bytearray) -> tuple[Any, bytes]:
-        """OQS_SIG_keypair with xi = ``seed`` (see the module docstring), checked against xi."""
-        signer = self._oqs.Signature(MLDSA_ALG)
+    def _mldsa87_keygen(self, seed: bytearray) -> tuple[bytes, Any]:
+        """OQS_SIG_ml_dsa_87_keypair with xi = ``seed`` (see the module docstring), checked against xi:
+        (public key, secret-key buffer)."""
         with _INJECTOR.lock:
             _INJECTOR.arm(seed)
             self._set_rng(_INJECTOR.callback)
             try:
-                public = signer.generate_keypair()
-            except RuntimeError as exc:
-                signer.free()
-                raise CryptoError("liboqs ML-DSA-87 key generation failed") from exc
+                public, secret = self._native.mldsa87_keypair()
             finally:
                 _INJECTOR.disarm()
                 self._restore_rng()
             requests = list(_INJECTOR.requests)
         rho, k_seed = _expected_mldsa87_prefix(seed)
-        secret = signer.secret_key  # the ctypes buffer liboqs-python signs with; compared, not copied out
         consistent = (
             bool(requests)
             and requests[0] == MLDSA87_SEED_BYTES
@@ -544,21 +650,21 @@ class LiboqsBackend(PQCBackend):
             and secret[64:128] == hashlib.shake_256(public).digest(64)
         )
         if not consistent:
-            signer.free()
+            self._native.cleanse(secret)
             raise BackendUnavailable(
                 "this liboqs build did not derive the ML-DSA-87 key from the injected seed "
                 f"(randombytes requests: {requests}); seed-form keys are not possible with it"
             )
-        return signer, public
+        return public, secret
 
     def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
         return _SigningKey(self, seed)
 
     def mldsa87_public_key(self, public_key: bytes) -> MLDSA87VerifyingKey:
-        return _VerifyingKey(self._verifier, public_key)
+        return _VerifyingKey(self._native, public_key)
 
     def mlkem1024_from_seed(self, seed: bytes) -> MLKEM1024DecapsulationKey:
-        return _DecapsulationKey(self._oqs, seed)
+        return _DecapsulationKey(self._oqs, self._native, seed)
 
     def _encapsulate(self, encapsulation_key: bytes) -> tuple[bytes, bytes]:
         try:

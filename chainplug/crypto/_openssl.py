@@ -105,6 +105,13 @@ class OpenSSLBackend(PQCBackend):
 
     name = "cryptography"
 
+    @property
+    def description(self) -> str:
+        import cryptography
+        from cryptography.hazmat.backends.openssl import backend
+
+        return f"{backend.openssl_version_text()} via cryptography {cryptography.__version__}"
+
     def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
         return _SigningKey(seed)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from functools import cache
+from functools import cache, lru_cache
 
 from ..constants import (
     MLDSA87_PUBLIC_KEY_BYTES,
@@ -131,6 +131,12 @@ class PQCBackend(ABC):
     """Factory for ML-DSA-87 and ML-KEM-1024 keys from one implementation."""
 
     name: str
+    """``cryptography`` or ``liboqs``: what ``CHAINPLUG_PQC_BACKEND`` selects."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """The library doing the work and its version, for operators (``chainplug --version``, /health)."""
 
     @abstractmethod
     def mldsa87_from_seed(self, seed: bytes) -> MLDSA87SigningKey:
@@ -187,11 +193,31 @@ def _load(name: str) -> PQCBackend:
 
 
 def get_backend(name: str | None = None) -> PQCBackend:
-    """The selected backend (argument, else $CHAINPLUG_PQC_BACKEND, else auto). Cached per name."""
-    choice = (name or os.environ.get(PQC_BACKEND_ENV) or "auto").strip().lower()
+    """The selected backend (argument, else $CHAINPLUG_PQC_BACKEND, else auto). Cached per name.
+
+    Hot paths call this per key (keystore unlock, migration): the choice is cached per selection and
+    per liboqs search location (``$OQS_INSTALL_PATH``, ``$HOME``), which is all ``auto`` depends on.
+    """
+    environ = os.environ
+    return _select(name or environ.get(PQC_BACKEND_ENV) or "auto", environ.get("OQS_INSTALL_PATH"), environ.get("HOME"))
+
+
+@lru_cache(maxsize=16)
+def _select(choice: str, install_path: str | None, home: str | None) -> PQCBackend:
+    choice = choice.strip().lower()
     if choice == "auto":
         choice = "liboqs" if liboqs_loadable() else "cryptography"
     return _load(choice)
+
+
+def backend_name(name: str | None = None) -> str:
+    """Name of the PQC backend that runs (``cryptography`` or ``liboqs``): the one :func:`get_backend`
+    selects, loaded (so ``auto`` is resolved). For status output such as a service's /health.
+
+    Raises :class:`BackendUnavailable` (or :class:`ConfigError` for an unknown name) exactly when the
+    selected backend cannot run.
+    """
+    return get_backend(name).name
 
 
 @cache

@@ -113,6 +113,22 @@ def _recover_compact(digest: bytes, compact: bytes) -> bytes:
     return bytes(pub.format(compressed=False)[1:])
 
 
+def _public_key_of(secret: bytes) -> bytes:
+    """The 64-byte public key (x || y) of a secret already checked to be in [1, n-1]."""
+    # Two libsecp256k1 calls (create, serialise) as coincurve.PublicKey.from_valid_secret + format
+    # make them, without its wrapper objects: vault unlock and migration rebuild a key per file.
+    if _FAST_RECOVER and type(secret) is bytes and len(secret) == SECP256K1_SECRET_BYTES:
+        new = _ffi.new
+        point = new("secp256k1_pubkey *")
+        if not _lib.secp256k1_ec_pubkey_create(_CTX, point, secret):
+            raise InvalidKey("secp256k1 secret is out of range")
+        out = new("unsigned char[65]")
+        _lib.secp256k1_ec_pubkey_serialize(_CTX, out, new("size_t *", 65), point, _EC_UNCOMPRESSED)
+        public: bytes = _ffi.buffer(out)[1:]
+        return public
+    return bytes(coincurve.PublicKey.from_valid_secret(secret).format(compressed=False)[1:])
+
+
 def recover_public_key(digest: Hash32, signature: RecoverableSignature) -> bytes:
     """Recover the signer's 64-byte public key (x || y). Raises :class:`InvalidSignature`."""
     # libsecp256k1 wants the 65-byte compact form with recid last; low-s was enforced by the
@@ -140,7 +156,7 @@ class Secp256k1PrivateKey:
     # signer's health check) derives the public key alone, which is also ~2x cheaper.
     """
 
-    __slots__ = ("_handle", "_live", "_public_key", "_secret")
+    __slots__ = ("_address", "_handle", "_live", "_public_key", "_secret")
 
     def __init__(self, secret: bytes | bytearray) -> None:
         if len(secret) != SECP256K1_SECRET_BYTES:
@@ -151,8 +167,8 @@ class Secp256k1PrivateKey:
         self._secret = bytearray(secret)
         self._handle: coincurve.PrivateKey | None = None
         self._live = True
-        public = coincurve.PublicKey.from_valid_secret(bytes(self._secret))
-        self._public_key = bytes(public.format(compressed=False)[1:])
+        self._public_key = _public_key_of(bytes(self._secret))
+        self._address: Address | None = None
 
     @classmethod
     def generate(cls) -> Secp256k1PrivateKey:
@@ -174,8 +190,11 @@ class Secp256k1PrivateKey:
 
     @property
     def address(self) -> Address:
-        """The Ethereum address of this key."""
-        return public_key_to_address(self._public_key)
+        """The Ethereum address of this key (computed once: every composite signature needs it)."""
+        address = self._address
+        if address is None:
+            address = self._address = public_key_to_address(self._public_key)
+        return address
 
     def secret_bytes(self) -> bytes:
         """The 32-byte secret. Dangerous: only for sealing into a keystore."""

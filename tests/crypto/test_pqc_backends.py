@@ -6,7 +6,10 @@ README there). Backends that cannot load here (typically liboqs) are skipped wit
 
 from __future__ import annotations
 
+import ctypes.util
 import os
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +27,10 @@ from chainplug.constants import (
     PQC_BACKEND_ENV,
     SUITE_LABEL,
 )
-from chainplug.crypto import keccak256, mldsa87_key_id
+from chainplug.crypto import keccak256, mldsa87_key_id, pqc
 from chainplug.crypto.pqc import PQCBackend, get_backend, liboqs_loadable
 from chainplug.errors import BackendUnavailable, ConfigError, InvalidKey, InvalidSignature, Reason
+from tests.crypto.conftest import require_backend
 
 # ML-DSA-87 signature layout (FIPS 204 Alg. 26 sigEncode): c~ (lambda/4 = 64 bytes) || z (l = 7
 # polynomials x 32 x 20 bits = 4480 bytes) || h (omega + k = 75 + 8 bytes).
@@ -36,6 +40,8 @@ OMEGA = 75
 K = 8
 HINT_OFFSET = C_TILDE_BYTES + Z_BYTES
 assert HINT_OFFSET + OMEGA + K == MLDSA87_SIGNATURE_BYTES
+
+SYSTEM_LIBOQS = ctypes.util.find_library("oqs") or ctypes.util.find_library("liboqs")
 
 
 def flip(data: bytes, index: int, bit: int = 0) -> bytes:
@@ -299,6 +305,15 @@ def test_mldsa87_destroy_makes_the_key_unusable(backend: PQCBackend) -> None:
     key.destroy()  # idempotent
 
 
+def test_liboqs_destroy_cleanses_the_expanded_secret_key() -> None:
+    """liboqs keeps the expanded ML-DSA-87 secret key in a buffer of ours: destroy() must wipe it."""
+    key = require_backend("liboqs").mldsa87_from_seed(os.urandom(32))
+    secret = key._secret  # type: ignore[attr-defined]
+    assert len(secret) == 4896 and any(secret.raw)
+    key.destroy()
+    assert secret.raw == bytes(4896)
+
+
 # --- ML-KEM-1024 known answers ------------------------------------------------------------------
 
 
@@ -405,9 +420,13 @@ def test_backend_selection_by_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert get_backend("cryptography").name == "cryptography"  # an explicit name beats the variable
 
 
-def test_explicit_liboqs_without_library_is_backend_unavailable() -> None:
-    if liboqs_loadable():
-        pytest.skip("liboqs is loadable here; the unavailable path cannot be exercised")
+def test_explicit_liboqs_without_library_is_backend_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if SYSTEM_LIBOQS:
+        pytest.skip(f"a system liboqs ({SYSTEM_LIBOQS}) is found whatever OQS_INSTALL_PATH says")
+    monkeypatch.setenv("OQS_INSTALL_PATH", str(tmp_path))  # an empty prefix, even where liboqs is installed
+    monkeypatch.setattr(pqc, "_load", cache(pqc._load.__wrapped__))  # not the process's loaded backends
     with pytest.raises(BackendUnavailable) as excinfo:
         get_backend("liboqs")
     assert excinfo.value.reason is Reason.BACKEND_UNAVAILABLE

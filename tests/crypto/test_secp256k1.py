@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import coincurve
 import pytest
 from eth_account import Account
 from eth_keys import KeyAPI
@@ -233,3 +234,17 @@ def test_direct_recovery_agrees_with_coincurves_public_path(
     assert direct == public
     if valid:
         assert direct == Secp256k1PrivateKey(secret).public_key_bytes
+
+
+@settings(max_examples=100, deadline=None)
+@given(secret=secrets)
+def test_direct_public_key_derivation_agrees_with_coincurves_public_path(secret: bytes) -> None:
+    """Key construction derives the public key through coincurve's private cffi module too."""
+    from chainplug.crypto import secp256k1
+
+    assert secp256k1._FAST_RECOVER, "coincurve's cffi module is expected on this platform"
+    expected = coincurve.PublicKey.from_valid_secret(secret).format(compressed=False)[1:]
+    assert secp256k1._public_key_of(secret) == expected == Secp256k1PrivateKey(secret).public_key_bytes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secp256k1, "_FAST_RECOVER", False)
+        assert secp256k1._public_key_of(secret) == expected

@@ -1,4 +1,6 @@
-"""Fixtures for the envelope tests: a few fixed composite accounts (ML-DSA-87 keygen is not free)."""
+"""Fixtures for the envelope tests: a few fixed composite accounts (ML-DSA-87 keygen is not free).
+
+Every test here runs once per loadable PQC backend (tests/conftest.py), the accounts with it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from chainplug.crypto import PQCBackend, get_backend
 from chainplug.envelope import CompositeAccount
 
 # Fixed, obviously-test secrets. Never use these for anything but tests.
@@ -23,9 +26,15 @@ class FixedAccount:
     mldsa_seed: bytes
 
 
+@pytest.fixture(autouse=True)
+def _on_each_backend(pqc_backend: PQCBackend) -> None:
+    """Parametrises every test here over the loadable PQC backends."""
+
+
 @pytest.fixture(scope="session")
-def accounts() -> list[FixedAccount]:
-    return [FixedAccount(CompositeAccount.from_keys(s, m), s, m) for s, m in FIXED_KEYS]
+def accounts(pqc_backend_name: str) -> list[FixedAccount]:
+    backend = get_backend(pqc_backend_name)
+    return [FixedAccount(CompositeAccount.from_keys(s, m, backend=backend), s, m) for s, m in FIXED_KEYS]
 
 
 @pytest.fixture(scope="session")

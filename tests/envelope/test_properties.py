@@ -184,6 +184,7 @@ def _rlp_shaped(tree: Any, typed: bool) -> bytes:
     return (b"\x02" if typed else b"") + rlp.encode(tree)
 
 
+@pytest.mark.one_backend
 @settings(max_examples=300, deadline=None)
 @given(data=st.one_of(st.binary(max_size=600), header_like))
 def test_decode_envelope_of_arbitrary_bytes(data: bytes) -> None:
@@ -191,6 +192,7 @@ def test_decode_envelope_of_arbitrary_bytes(data: bytes) -> None:
         decode_envelope(data)
 
 
+@pytest.mark.one_backend
 @settings(max_examples=200, deadline=None)
 @given(
     data=st.one_of(
@@ -231,6 +233,7 @@ def _m_prime(fields: tuple[int, bytes, bytes, bytes, bytes]) -> bytes:
     )
 
 
+@pytest.mark.one_backend
 @settings(max_examples=300, deadline=None)
 @given(first=m_prime_fields, second=m_prime_fields)
 def test_m_prime_is_injective_and_fixed_length(first, second) -> None:
@@ -240,6 +243,7 @@ def test_m_prime_is_injective_and_fixed_length(first, second) -> None:
         assert _m_prime(first) != _m_prime(second)
 
 
+@pytest.mark.one_backend
 @settings(max_examples=100, deadline=None)
 @given(fields=m_prime_fields, which=st.integers(0, 4), data=st.data())
 def test_m_prime_changes_when_any_single_field_changes(fields, which: int, data) -> None:

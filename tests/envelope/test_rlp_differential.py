@@ -1,11 +1,14 @@
 """Our hot-path RLP decoder agrees with pyrlp's strict decoder on every input (differential test)."""
 
+import pytest
 import rlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainplug.envelope._rlp import decode_list
 from chainplug.errors import MalformedTransaction
+
+pytestmark = pytest.mark.one_backend  # RLP only: no PQC backend is involved
 
 items = st.recursive(
     st.binary(max_size=70),

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from chainplug.envelope._rlp import decode_list
 from chainplug.errors import MalformedTransaction, Reason
 
+pytestmark = pytest.mark.one_backend  # RLP only: no PQC backend is involved
+
 MAX_DEPTH = 4  # tx -> access list -> entry -> storage keys
 
 

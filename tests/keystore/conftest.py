@@ -1,12 +1,14 @@
 """Shared fixtures: a low-cost KDF policy (passed explicitly, never through the environment),
-deterministic keys, and a snapshot helper for "nothing on disk changed"."""
+deterministic keys, and a snapshot helper for "nothing on disk changed". Every test here runs once
+per loadable PQC backend (tests/conftest.py); module-scoped fixtures that keep a backend's key
+objects request ``pqc_backend_name``."""
 
 from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
 
-from chainplug.crypto import MLDSA87SigningKey, Secp256k1PrivateKey, get_backend, keccak256
+from chainplug.crypto import MLDSA87SigningKey, PQCBackend, Secp256k1PrivateKey, get_backend, keccak256
 from chainplug.keystore import Credentials, KdfPolicy, KemKey, Passphrase
 
 TEST_ITERATIONS = 1000
@@ -35,6 +37,11 @@ def make_credentials(password: str = PASSWORD, kem_seed: bytes = KEM_SEED, path:
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file below ``root`` (hidden ones too) with its bytes."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def _on_each_backend(pqc_backend: PQCBackend) -> None:
+    """Parametrises every test here over the loadable PQC backends."""
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def test_every_flipped_byte_of_a_single_key_file_is_refused(tmp_path: Path) -> N
     assert creds.passphrase.derivations < 100  # cached: only flipped salts/iterations derive again
 
 
+@pytest.mark.one_backend
 def test_every_flipped_byte_of_a_vault_key_file_and_manifest_is_refused(tmp_path: Path) -> None:
     creds = make_credentials()
     vault = Vault.create(tmp_path / "vault", creds)
@@ -76,6 +77,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(root).items() if not k.endswith("vault.lock")}
 
 
+@pytest.mark.one_backend
 def test_cli_exits_2_on_flipped_bytes_wrong_password_and_wrong_kem_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -95,6 +95,7 @@ def test_single_file_import_and_unverified_export(site: Path) -> None:
     assert out.returncode == 0 and json.loads(out.stdout)["verified"] is False
 
 
+@pytest.mark.one_backend
 def test_errors_exit_2_and_change_nothing(site: Path) -> None:
     s, d = site / "secrets", site / "data"
     assert run("keystore", "create-kem-key", "--out", str(s / "kem.json")).returncode == 0
@@ -120,6 +121,7 @@ def test_errors_exit_2_and_change_nothing(site: Path) -> None:
     assert snapshot(site) == before
 
 
+@pytest.mark.one_backend
 def test_kem_key_next_to_the_key_files_is_refused(site: Path) -> None:
     d = site / "data"
     assert run("keystore", "create-kem-key", "--out", str(d / "kem.json")).returncode == 0
@@ -128,6 +130,7 @@ def test_kem_key_next_to_the_key_files_is_refused(site: Path) -> None:
     assert out.returncode == 2
 
 
+@pytest.mark.one_backend
 def test_a_password_is_never_taken_as_an_argument_value(site: Path) -> None:
     out = run("keystore", "check", str(site / "data"), "--password", "hunter2")
     assert out.returncode == 2

@@ -38,6 +38,8 @@ from chainplug.keystore import (
 
 from .conftest import OTHER_KEM_SEED, OTHER_PASSWORD, classical_key, make_credentials, pqc_key
 
+pytestmark = pytest.mark.one_backend  # the write protocol under crashes, not the KEM: once is enough
+
 Operation = Callable[[Path], object]
 
 

@@ -104,6 +104,7 @@ def test_names_are_listed_in_inventory_order(vault_dir: Path) -> None:
     assert names == [ref.file_name for ref in Vault.open(vault_dir, make_credentials()).inventory().keys]
 
 
+@pytest.mark.one_backend
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_a_modified_key_file_gives_the_general_paths_error(vault_dir: Path, data: st.DataObject) -> None:
@@ -199,6 +200,7 @@ def _error(attempt: Callable[[], object]) -> tuple[type, str]:
     raise AssertionError("a modified key file was accepted")
 
 
+@pytest.mark.one_backend
 def test_every_flipped_byte_of_a_classical_key_file_gives_the_general_paths_error(restored: Path) -> None:
     """test_bitflip.py walks a vault file through ``Vault.load``; this walks one through the bulk
     loop (one mask per byte, in turn, to keep it quick: the random edits above cover the rest)."""

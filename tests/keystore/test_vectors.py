@@ -11,7 +11,7 @@ from Crypto.Cipher import AES
 from kyber_py.ml_kem import ML_KEM_1024
 
 from chainplug.constants import KEYSTORE_HKDF_INFO
-from chainplug.crypto import mldsa87_key_id
+from chainplug.crypto import get_backend, mldsa87_key_id
 from chainplug.errors import WeakKdfParameters
 from chainplug.keystore import (
     Credentials,
@@ -31,9 +31,10 @@ KEY_FILES = ["classical.key.json", "pqc.key.json", "weak-kdf.key.json"]
 
 
 @pytest.fixture(scope="module")
-def production() -> Credentials:
-    """The production policy (no test shortcut): one PBKDF2 at 210,000 iterations, cached."""
-    return Credentials(Passphrase(EXPECTED["password"]), KemKey.load(VECTORS / "kem-key.json"))
+def production(pqc_backend_name: str) -> Credentials:
+    """The production policy (no test shortcut): one PBKDF2 at 210,000 iterations, cached per backend."""
+    kem_key = KemKey.load(VECTORS / "kem-key.json", backend=get_backend(pqc_backend_name))
+    return Credentials(Passphrase(EXPECTED["password"]), kem_key)
 
 
 def test_kem_key_vector() -> None:

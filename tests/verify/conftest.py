@@ -1,4 +1,6 @@
-"""Fixtures for the verifier tests: fixed composite accounts, transaction templates, registries."""
+"""Fixtures for the verifier tests: fixed composite accounts, transaction templates, registries.
+
+Every test here runs once per loadable PQC backend (tests/conftest.py), the accounts with it."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chainplug.crypto import PQCBackend, get_backend
 from chainplug.envelope import CompositeAccount
 from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry
@@ -21,24 +24,29 @@ SECRETS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _on_each_backend(pqc_backend: PQCBackend) -> None:
+    """Parametrises every test here over the loadable PQC backends."""
+
+
 @pytest.fixture(scope="session")
 def secrets() -> dict[str, tuple[bytes, bytes]]:
     return SECRETS
 
 
 @pytest.fixture(scope="session")
-def alice() -> CompositeAccount:
-    return CompositeAccount.from_keys(*SECRETS["alice"])
+def alice(pqc_backend_name: str) -> CompositeAccount:
+    return CompositeAccount.from_keys(*SECRETS["alice"], backend=get_backend(pqc_backend_name))
 
 
 @pytest.fixture(scope="session")
-def bob() -> CompositeAccount:
-    return CompositeAccount.from_keys(*SECRETS["bob"])
+def bob(pqc_backend_name: str) -> CompositeAccount:
+    return CompositeAccount.from_keys(*SECRETS["bob"], backend=get_backend(pqc_backend_name))
 
 
 @pytest.fixture(scope="session")
-def carol() -> CompositeAccount:
-    return CompositeAccount.from_keys(*SECRETS["carol"])
+def carol(pqc_backend_name: str) -> CompositeAccount:
+    return CompositeAccount.from_keys(*SECRETS["carol"], backend=get_backend(pqc_backend_name))
 
 
 def make_tx(*, legacy: bool = False, **overrides: Any) -> dict[str, Any]:
