@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import ChainplugError, ConfigError
-from ._output import Parser, UsageError, report_error
+from ._output import EXIT_USAGE, Parser, UsageError, report_error
 
 # One module per command group; each defines register(subparsers, common).
 COMMAND_MODULES: tuple[str, ...] = (
