@@ -7,7 +7,7 @@ PQC-only transaction (type 0x50, docs/pqc-transaction.md): :class:`PqcOnlySigner
 :func:`decode_pqc_transaction`.
 """
 
-from .account import CompositeAccount, SignedComposite, unsigned_from_dict
+from .account import CompositeAccount, SignedComposite, check_transaction_fields, unsigned_from_dict
 from .codec import Envelope, decode_envelope, is_envelope
 from .message import MPRIME_BYTES, classical_signature_hash, message_representative
 from .pqc_signer import PqcOnlySigner, SignedPqcTransaction
@@ -26,6 +26,7 @@ __all__ = [
     "SignedTransaction",
     "UnsignedPqcTransaction",
     "UnsignedTransaction",
+    "check_transaction_fields",
     "classical_signature_hash",
     "decode_envelope",
     "decode_pqc_transaction",

@@ -18,6 +18,7 @@ from eth_utils.address import to_checksum_address
 from ..constants import (
     ACCESS_LIST_ADDRESS_GAS,
     ACCESS_LIST_STORAGE_KEY_GAS,
+    MAX_RAW_TX_BYTES,
     SUITE_LABEL,
     TX_TYPE_EIP1559,
     WNS_ARTIFACT_ADDRESS,
@@ -51,6 +52,16 @@ class SignedComposite:
     """The decoded classical transaction."""
 
 
+INT_FIELD_BYTES: Mapping[str, int] = {
+    "chainId": 32, "nonce": 8, "gas": 8, "value": 32, "gasPrice": 32, "maxFeePerGas": 32,
+    "maxPriorityFeePerGas": 32, "type": 1,
+}  # fmt: skip
+"""Widest value of each integer field, as the strict decoder enforces it (an RLP integer of at most this
+many bytes): a dict is held to the same rules before anything is signed, so nothing is signed that no
+verifier would accept."""
+_KNOWN_FIELDS = frozenset({*INT_FIELD_BYTES, "to", "data", "input", "accessList", "from"})
+
+
 def _as_int(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise MalformedTransaction(f"transaction field {name} must be an integer")
@@ -65,6 +76,9 @@ def _as_int(value: Any, name: str) -> int:
         raise MalformedTransaction(f"transaction field {name} must be an integer")
     if result < 0:
         raise MalformedTransaction(f"transaction field {name} must not be negative")
+    width = INT_FIELD_BYTES.get(name, 32)
+    if result.bit_length() > 8 * width:
+        raise MalformedTransaction(f"transaction field {name} is wider than {width} bytes")
     return result
 
 
@@ -103,15 +117,51 @@ def _access_list(value: Any) -> AccessList:
     return tuple(entries)
 
 
+def _as_to(value: Any) -> bytes:
+    to = b"" if value is None else _as_bytes(value, "to")  # absent, null, "" or "0x": contract creation
+    if len(to) not in (0, 20):
+        raise MalformedTransaction("to must be a 20-byte address")
+    return to
+
+
+def _as_data(value: Any) -> bytes:
+    data = _as_bytes(value, "data")
+    if len(data) > MAX_RAW_TX_BYTES:
+        raise MalformedTransaction(f"transaction data is larger than a transaction may be ({MAX_RAW_TX_BYTES} bytes)")
+    return data
+
+
+def check_transaction_fields(tx: Mapping[str, Any]) -> None:
+    """Check every field ``tx`` gives by the rules :func:`unsigned_from_dict` applies (names, types,
+    widths), without requiring the ones a signer fills in itself (nonce, gas, fees, chainId).
+
+    Raises MalformedTransaction with the field named. A signing service calls this before it looks
+    anything up for the request; :func:`unsigned_from_dict` applies the same rules to the full dict.
+    """
+    unknown = set(tx) - _KNOWN_FIELDS
+    if unknown:
+        raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
+    for name in INT_FIELD_BYTES:
+        if name in tx:
+            _as_int(tx[name], name)
+    if "chainId" in tx and _as_int(tx["chainId"], "chainId") == 0:
+        raise MalformedTransaction("chainId must be positive")
+    _as_to(tx.get("to"))
+    for name in ("data", "input"):
+        if name in tx:
+            _as_data(tx[name])
+    if "from" in tx and len(_as_bytes(tx["from"], "from")) != 20:
+        raise MalformedTransaction("from must be a 20-byte address")
+    _access_list(tx.get("accessList"))
+
+
 def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
     """Build the unsigned transaction from an eth-account / web3.py style dict.
 
     Keys: chainId, nonce, gas, to, value, data, and either maxFeePerGas + maxPriorityFeePerGas
     (EIP-1559, the default) or gasPrice (legacy EIP-155). ``type`` may be given as 2 or 0.
     """
-    known = {"chainId", "nonce", "gas", "to", "value", "data", "input", "maxFeePerGas",
-             "maxPriorityFeePerGas", "gasPrice", "accessList", "type", "from"}  # fmt: skip
-    unknown = set(tx) - known
+    unknown = set(tx) - _KNOWN_FIELDS
     if unknown:
         raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
     if "chainId" not in tx:
@@ -130,16 +180,14 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
     for name in ("nonce", "gas"):
         if name not in tx:
             raise MalformedTransaction(f"transaction needs {name}")
-    to = _as_bytes(tx.get("to") or b"", "to")
-    if len(to) not in (0, 20):
-        raise MalformedTransaction("to must be a 20-byte address")
+    to = _as_to(tx.get("to"))
     common: dict[str, Any] = dict(
         chain_id=_as_int(tx["chainId"], "chainId"),
         nonce=_as_int(tx["nonce"], "nonce"),
         gas=_as_int(tx["gas"], "gas"),
         to=to,
         value=_as_int(tx.get("value", 0), "value"),
-        data=_as_bytes(tx.get("data", tx.get("input", b"")), "data"),
+        data=_as_data(tx.get("data", tx.get("input", b""))),
     )
     if common["chain_id"] == 0:
         raise MalformedTransaction("chainId must be positive")
@@ -148,6 +196,8 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> UnsignedTransaction:
             raise MalformedTransaction("legacy (type 0) transaction needs gasPrice")
         if tx.get("accessList"):
             raise MalformedTransaction("legacy transactions cannot carry an access list")
+        if (2 * common["chain_id"] + 36).bit_length() > 256:  # EIP-155 v must fit the decoder's 32 bytes
+            raise MalformedTransaction("chainId is too large for a legacy (EIP-155) transaction's v")
         return UnsignedTransaction(tx_type=TX_TYPE_LEGACY, gas_price=_as_int(tx["gasPrice"], "gasPrice"), **common)
     if "gasPrice" in tx:
         raise MalformedTransaction(
@@ -174,6 +224,8 @@ def with_artifact(unsigned: UnsignedTransaction, artifact_address: bytes, key_id
             return unsigned
     entry = (bytes(artifact_address), (bytes(key_id),))
     extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
+    if (unsigned.gas + extra_gas).bit_length() > 8 * INT_FIELD_BYTES["gas"]:
+        raise MalformedTransaction("gas plus the artifact's access-list gas is wider than 8 bytes")
     return UnsignedTransaction(
         tx_type=unsigned.tx_type,
         chain_id=unsigned.chain_id,
