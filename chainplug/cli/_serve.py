@@ -23,10 +23,12 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: bool) -> int:
     """Serve ``app`` on ``listen``; print one line (JSON with ``url`` when ``as_json``) once bound."""
+    from ..rpc import IDLE_TIMEOUT
+
     host, port = parse_listen(listen)
 
     async def main() -> None:
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, keepalive_timeout=IDLE_TIMEOUT)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         bound_host, bound_port = runner.addresses[0][:2]
