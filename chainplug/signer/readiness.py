@@ -8,6 +8,7 @@ import requests
 
 from ..errors import ConfigError
 from ..migration import ReadinessSource, ValidatorReadiness
+from ..rpc import RESPONSE_LIMITS, RpcError, loads_limited
 
 
 class HttpReadiness(ReadinessSource):
@@ -26,10 +27,11 @@ class HttpReadiness(ReadinessSource):
         found = []
         for url in self.urls:
             try:
-                body = requests.get(url + "/health", timeout=self.timeout).json()
+                # Bounded like every answer chainplug reads: a broken validator cannot crash the signer.
+                body = loads_limited(requests.get(url + "/health", timeout=self.timeout).content, RESPONSE_LIMITS)
                 name = str(body.get("validator") or url)
                 found.append(ValidatorReadiness(name, body.get("version") == "upgraded"))
-            except (requests.RequestException, ValueError, AttributeError):
+            except (requests.RequestException, RpcError, AttributeError):
                 found.append(ValidatorReadiness(f"{url} (unreachable)", False))
         return found
 
