@@ -5,15 +5,19 @@ nested ``[`` no longer raises RecursionError but overflows the C stack (SIGSEGV)
 a service. The nesting depth is therefore measured *before* parsing, without recursion and at C speed
 (bytes.replace / translate / split, then itertools.accumulate over a signed byte array: linear in the
 body). Numbers are bounded by the parse hooks (no quadratic int conversion, whatever
-``sys.set_int_max_str_digits`` says), and string lengths and integer widths are checked after parsing.
+``sys.set_int_max_str_digits`` says; integers at most ``max_int_bits`` wide, no infinities), and string
+lengths are bounded from the text (a quote-free run no longer than the limit) or, when the text cannot
+rule it out, by a walk of the parsed document.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
@@ -53,12 +57,22 @@ def nesting_depth_exceeds(body: bytes, limit: int) -> bool:
     """True if the JSON text ``body`` nests arrays/objects deeper than ``limit`` (linear, no recursion).
 
     Brackets inside strings do not count. Escapes are resolved first: escaped backslash pairs, then
-    escaped quotes, are removed left to right, which pairs them exactly as a JSON lexer does inside
+    escaped quotes, are blanked left to right, which pairs them exactly as a JSON lexer does inside
     strings (outside strings a backslash is already a syntax error, where the parser stops before any
     deeper nesting). For input that is not valid JSON the answer may be "too deep" where a parser would
     have said "syntax error" further on; it is never "fine" for a prefix the parser would recurse into.
     """
-    text = body.translate(None, _NOT_STRUCTURE) if b"\\" not in body else _unescaped(body)
+    return _depth_exceeds(_unescaped(body), limit)
+
+
+def _unescaped(body: bytes) -> bytes:
+    """``body`` with escaped backslashes and escaped quotes blanked (same length): every remaining quote
+    opens or closes a string."""
+    return body.replace(b"\\\\", b"xx").replace(b'\\"', b"xx") if b"\\" in body else body
+
+
+def _depth_exceeds(flat: bytes, limit: int) -> bool:
+    text = flat.translate(None, _NOT_STRUCTURE)
     if text.count(b"[") + text.count(b"{") <= limit:
         return False  # fast path: not even the brackets inside strings could nest that deep
     # Two adjacent quotes are an empty string or the end of one string and the start of the next: dropping
@@ -70,26 +84,30 @@ def nesting_depth_exceeds(body: bytes, limit: int) -> bool:
     return max(accumulate(array("b", outside.translate(_SIGNED)))) > limit
 
 
-def _unescaped(body: bytes) -> bytes:
-    return body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+class _TooLong(ValueError):
+    pass
 
 
 def _bounded(limits: Limits) -> tuple[Any, Any]:
+    """json.loads hooks: numbers are refused before conversion if too long, after it if too wide."""
+
     def parse_int(text: str) -> int:
         if len(text) > limits.max_number_chars:
             raise _TooLong
-        return int(text)
+        number = int(text)
+        if number.bit_length() > limits.max_int_bits:
+            raise _TooLong
+        return number
 
     def parse_float(text: str) -> float:
         if len(text) > limits.max_number_chars:
             raise _TooLong
-        return float(text)
+        number = float(text)
+        if not math.isfinite(number):
+            raise _TooLong
+        return number
 
     return parse_int, parse_float
-
-
-class _TooLong(ValueError):
-    pass
 
 
 def _refuse_constant(name: str) -> Any:
@@ -104,44 +122,45 @@ def loads_limited(body: bytes, limits: Limits) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RpcError(PARSE_ERROR, "body is not UTF-8 text") from None
-    if nesting_depth_exceeds(body, limits.max_depth):
+    flat = _unescaped(body)
+    if _depth_exceeds(flat, limits.max_depth):
         raise RpcError(LIMIT_EXCEEDED, f"JSON nested deeper than {limits.max_depth} levels", reason="too-deep")
     parse_int, parse_float = _bounded(limits)
     try:
         document = json.loads(text, parse_int=parse_int, parse_float=parse_float, parse_constant=_refuse_constant)
     except _TooLong:
-        raise RpcError(LIMIT_EXCEEDED, f"a number is longer than {limits.max_number_chars} characters",
-                       reason="number-too-large") from None  # fmt: skip
+        raise RpcError(LIMIT_EXCEEDED, f"a number is longer than {limits.max_number_chars} characters or wider "
+                       f"than {limits.max_int_bits} bits", reason="number-too-large") from None  # fmt: skip
     except RecursionError:  # cannot happen after the depth check; kept as a second line
         raise RpcError(LIMIT_EXCEEDED, "JSON nested too deeply", reason="too-deep") from None
     except ValueError as exc:  # JSONDecodeError and the other ways json refuses a text
         raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
-    check_values(document, limits)
+    # A string's characters are at most the bytes between its quotes, so only a body with a longer run
+    # free of quotes can hold a string that is too long; only then are the strings walked.
+    if len(flat) > limits.max_string and _long_run(limits.max_string).search(flat):
+        check_strings(document, limits)
     return document
 
 
-def check_values(document: Any, limits: Limits) -> None:
-    """Bound every string's length and integer's width in a parsed document (iterative, no recursion)."""
+@lru_cache(maxsize=8)
+def _long_run(length: int) -> re.Pattern[bytes]:
+    return re.compile(b'[^"]{%d}' % (length + 1))
+
+
+def check_strings(document: Any, limits: Limits) -> None:
+    """Bound every string's length (object keys too) in a parsed document (iterative, no recursion)."""
     pending = [document]
     while pending:
         item = pending.pop()
-        if isinstance(item, str):
+        if type(item) is str:
             if len(item) > limits.max_string:
                 raise RpcError(LIMIT_EXCEEDED, f"a string is longer than {limits.max_string} characters",
                                reason="string-too-long")  # fmt: skip
-        elif isinstance(item, list):
+        elif type(item) is list:
             pending.extend(item)
-        elif isinstance(item, dict):
+        elif type(item) is dict:
             pending.extend(item.keys())
             pending.extend(item.values())
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if item.bit_length() > limits.max_int_bits:
-                raise RpcError(LIMIT_EXCEEDED, f"an integer is wider than {limits.max_int_bits} bits",
-                               reason="number-too-large")  # fmt: skip
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise RpcError(LIMIT_EXCEEDED, "a number is out of range", reason="number-too-large")
 
 
 def check_batch(document: Any, limits: Limits) -> None:

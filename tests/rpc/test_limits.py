@@ -95,6 +95,13 @@ def test_refusals_are_rpc_errors_with_reasons() -> None:
         assert refused.value.to_json()["data"]["reason"] == reason, body
         assert refused.value.code in (LIMIT_EXCEEDED, PARSE_ERROR)
     assert loads_limited(b'[[[["ok", 18446744073709551615]]]]', limits) == [[[["ok", 2**64 - 1]]]]
+    # String lengths are bounded from the text when it can rule them out, else by a walk: escapes included.
+    wide = Limits(max_string=1000)
+    for value in ('a"' * 600, "\\" * 1001, "é" * 1001, "\u0000" * 1001, {"k" * 1001: 1}):
+        with pytest.raises(RpcError) as long_string:
+            loads_limited(json.dumps([value]).encode(), wide)
+        assert long_string.value.reason == "string-too-long"
+    assert loads_limited(json.dumps(["x" * 1000, 1, "y" * 1000]).encode(), wide)[0] == "x" * 1000
 
 
 def test_huge_digit_strings_are_refused_unparsed_whatever_the_interpreter_allows() -> None:
