@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import requests
-
 from ..errors import ChainplugError, Reason
-from ..rpc import RESPONSE_LIMITS, RpcCallError, RpcClient, RpcError, loads_limited
+from ..rpc import RpcCallError, RpcClient
+from ..rpc import get_json as _get_json
 
 
 class DevnetError(ChainplugError, RuntimeError):
@@ -34,10 +33,9 @@ class JsonRpc(RpcClient):
 def get_json(url: str, *, timeout: float = 5.0) -> Any:
     """GET a JSON document (``/health``, ``/attestations``); raises RpcFailure when unreachable."""
     try:
-        body = requests.get(url, timeout=timeout).content
-        return loads_limited(body, RESPONSE_LIMITS)
-    except (requests.RequestException, RpcError) as exc:
-        raise RpcFailure(url, "GET", None, f"unreachable ({type(exc).__name__})") from exc
+        return _get_json(url, timeout=timeout)
+    except RpcCallError as exc:
+        raise RpcFailure(url, "GET", None, exc.message, exc.data) from exc
 
 
 def quantity(value: Any) -> int:

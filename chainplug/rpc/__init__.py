@@ -10,7 +10,7 @@ import it; it imports only the standard library, aiohttp, requests and chainplug
 * The error codes, :class:`RpcError` and the parameter readers in :mod:`chainplug.rpc.protocol`.
 """
 
-from .client import AsyncRpcClient, RpcCallError, RpcClient
+from .client import AsyncRpcClient, RpcCallError, RpcClient, get_json
 from .limits import RESPONSE_LIMITS, Limits, loads_limited, nesting_depth_exceeds
 from .protocol import (
     INTERNAL_ERROR,
@@ -57,6 +57,7 @@ __all__ = [
     "RpcClient",
     "RpcError",
     "error_response",
+    "get_json",
     "hex_bytes",
     "hex_quantity",
     "integer",

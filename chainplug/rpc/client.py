@@ -151,6 +151,19 @@ class RpcClient(_Base):
             self._local.session = None
 
 
+def get_json(url: str, *, timeout: float = 5.0, limits: Limits = RESPONSE_LIMITS) -> Any:
+    """GET a JSON document (a service's ``/health``, ``/attestations``), bounded like an answer.
+    Raises :class:`RpcCallError` (code None) if unreachable or unreadable."""
+    try:
+        with requests.get(url, timeout=timeout, stream=True) as response:
+            body = response.raw.read(limits.max_body_bytes + 1, decode_content=True)
+        return loads_limited(body, limits)
+    except (requests.RequestException, OSError, ValueError) as exc:
+        raise RpcCallError(url, "GET", None, f"unreachable ({type(exc).__name__})") from exc
+    except RpcError as exc:
+        raise RpcCallError(url, "GET", None, f"unreadable answer ({exc.message})", {"reason": exc.reason}) from exc
+
+
 class AsyncRpcClient(_Base):
     """JSON-RPC 2.0 over HTTP for asyncio code; one aiohttp session (created on first use, in the loop)."""
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import requests
-
 from ..errors import ConfigError
 from ..migration import ReadinessSource, ValidatorReadiness
-from ..rpc import RESPONSE_LIMITS, RpcError, loads_limited
+from ..rpc import RpcCallError, get_json
 
 
 class HttpReadiness(ReadinessSource):
@@ -28,10 +26,10 @@ class HttpReadiness(ReadinessSource):
         for url in self.urls:
             try:
                 # Bounded like every answer chainplug reads: a broken validator cannot crash the signer.
-                body = loads_limited(requests.get(url + "/health", timeout=self.timeout).content, RESPONSE_LIMITS)
+                body = get_json(url + "/health", timeout=self.timeout)
                 name = str(body.get("validator") or url)
                 found.append(ValidatorReadiness(name, body.get("version") == "upgraded"))
-            except (requests.RequestException, RpcError, AttributeError):
+            except (RpcCallError, AttributeError):
                 found.append(ValidatorReadiness(f"{url} (unreachable)", False))
         return found
 

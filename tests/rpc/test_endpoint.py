@@ -26,6 +26,7 @@ from chainplug.rpc import (
     RpcCallError,
     RpcClient,
     RpcError,
+    get_json,
     json_application,
     param_count,
 )
@@ -220,10 +221,19 @@ def test_clients_bound_what_a_hostile_server_answers() -> None:
     async def huge(_: web.Request) -> web.Response:
         return web.Response(body=b'{"jsonrpc": "2.0", "id": 1, "result": ' + b"9" * 5000 + b"}")
 
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
     app = web.Application()
     app.router.add_post("/deep", deep)
     app.router.add_post("/huge", huge)
+    app.router.add_get("/deep", deep)
+    app.router.add_get("/health", health)
     with serving(app) as url:
+        assert get_json(url + "/health") == {"ok": True}
+        with pytest.raises(RpcCallError) as deep_get:
+            get_json(url + "/deep")
+        assert deep_get.value.rejection_reason == "too-deep"
         for path, reason in (("/deep", "too-deep"), ("/huge", "number-too-large")):
             with pytest.raises(RpcCallError) as sync_error:
                 RpcClient(url + path).call("x")
