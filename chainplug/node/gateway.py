@@ -98,6 +98,7 @@ class Gateway:
             "chainplug_gateway_passthrough", "requests passed through", ["method"], registry=self.metrics
         )
         self._upstream_client = AsyncRpcClient(upstream_url, timeout=30)
+        self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
         self._upstream_takes_envelopes: bool | None = None
         """Learned on first use: does the upstream node accept chainplug_sendEnvelope?"""
         self.endpoint = JsonRpcEndpoint(
@@ -127,7 +128,7 @@ class Gateway:
 
     async def _health(self, _: web.Request) -> web.Response:
         body = {"ok": True, "version": self.hook.version.value, "sidecars": len(self.sidecars),
-                "pqc_backend": get_backend().name}  # fmt: skip
+                "pqc_backend": self._pqc_backend}  # fmt: skip
         return web.json_response(body)
 
     async def _upstream(self, payload: dict[str, Any]) -> Any:

@@ -66,6 +66,10 @@ class ValidatorService:
         self._height = Gauge("chainplug_validator_height", "last attested height", registry=self.metrics)
         self._labels = labels
         self._task: asyncio.Task[None] | None = None
+        # Resolved now, in the main thread before anything runs: resolving it lazily in a /health
+        # request imported a module while the verification pool forked from another thread, and the
+        # worker inherited the held import lock (a deadlocked validator).
+        self._pqc_backend = get_backend().name
 
     def app(self) -> web.Application:
         endpoint = JsonRpcEndpoint(
@@ -138,7 +142,7 @@ class ValidatorService:
             "height": log.attestations[-1].height if log.attestations else None,
             "workers": self.validator.workers,
             "error": self.last_error,
-            "pqc_backend": get_backend().name,
+            "pqc_backend": self._pqc_backend,
         }
 
     def _rpc_attestations(self, params: list[Any]) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ class SignerService:
         self._latency = Histogram("chainplug_signer_sign_seconds", "time to sign one transaction",
                                   registry=self.metrics)  # fmt: skip
         self._lock = asyncio.Lock()
+        self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class SignerService:
     async def _health(self, _: web.Request) -> web.Response:
         accounts = len(self.backend.engine.accounts) if self.backend is not None else 0
         body = {"ready": self.ready, "accounts": accounts, "problems": self.problems,
-                "pqc_backend": get_backend().name}  # fmt: skip
+                "pqc_backend": self._pqc_backend}  # fmt: skip
         return web.json_response(body, status=200 if self.ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:

@@ -98,6 +98,7 @@ class ChainServer:
             "chainplug_chain_transactions", "submitted transactions", ["method", "result"], registry=self.metrics
         )
         self._height = Gauge("chainplug_chain_block_number", "latest mined block", registry=self.metrics)
+        self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda _: f"chainplug/v{__version__}/py-evm-{version('py-evm')}",
             "net_version": lambda _: str(backend.chain_id),
@@ -179,7 +180,7 @@ class ChainServer:
             await task
 
     async def _health(self, _: web.Request) -> web.Response:
-        body = {"ok": True, "block": self.backend.head.block_number, **self.info(), "pqc_backend": get_backend().name}
+        body = {"ok": True, "block": self.backend.head.block_number, **self.info(), "pqc_backend": self._pqc_backend}
         return web.json_response(body)
 
     async def _metrics_page(self, _: web.Request) -> web.Response:
