@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import pytest
+import requests
 
 from chainplug.rpc import INTERNAL_ERROR, LIMIT_EXCEEDED, UNAUTHORIZED
 from tests.hostile.catalog import (
@@ -237,3 +238,11 @@ def test_slow_loris_headers_are_cut_off(services: dict[str, Service]) -> None:
         answer = raw_exchange(service, b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", timeout=120)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:200]
         service.assert_alive("slow headers")
+
+
+def test_every_health_answer_names_the_pqc_backend(services: dict[str, Service]) -> None:
+    from chainplug.crypto import get_backend
+
+    for service in services.values():
+        health = requests.get(service.url + "/health", timeout=30).json()
+        assert health["pqc_backend"] == get_backend().name, (service.name, health)
