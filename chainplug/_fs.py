@@ -160,15 +160,35 @@ HAS_SYNCFS: Final = _syncfs is not None
 """True where group commit uses one syncfs(2) (Linux); elsewhere it fsyncs each file."""
 
 
+def _fd_path(fd: int) -> str:
+    """The path of an open descriptor, for error messages (a write or fsync error carries no file name)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return f"<file descriptor {fd}>"
+
+
+def _name(error: OSError, name: str) -> OSError:
+    if not error.filename:
+        error.filename = name
+    return error
+
+
 def _write_all(fd: int, data: Buffer) -> None:
     view = memoryview(data).cast("B")
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as exc:  # disk full: say which file
+        raise _name(exc, _fd_path(fd)) from None
 
 
 def _fsync_file(fd: int) -> None:
-    os.fsync(fd)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise _name(exc, _fd_path(fd)) from None
     SYNC_STATS.file_fsyncs += 1
 
 
@@ -177,7 +197,7 @@ def _sync_files(fds: Sequence[int]) -> None:
     if _syncfs is not None and len(fds) >= GROUP_SYNC_MIN_FILES:
         if _syncfs(fds[0]) != 0:
             errno = ctypes.get_errno()
-            raise OSError(errno, os.strerror(errno))
+            raise OSError(errno, os.strerror(errno), os.path.dirname(_fd_path(fds[0])))
         SYNC_STATS.fs_syncs += 1
         return
     for fd in fds:
@@ -189,6 +209,8 @@ def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        raise _name(exc, str(directory)) from None
     finally:
         os.close(fd)
     SYNC_STATS.dir_fsyncs += 1
@@ -238,10 +260,14 @@ def atomic_write_many(items: Sequence[tuple[Path, Buffer]], *, label: str, mode:
         for path, data in items:
             temp = _temp_path(path)
             _cp(label, "tmp_write", path.name)
-            fds.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
-            temps.append(temp)
-            _torn(label, fds[-1], data, path.name)
-            _write_all(fds[-1], data)
+            try:
+                fds.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
+                temps.append(temp)
+                _torn(label, fds[-1], data, path.name)
+                _write_all(fds[-1], data)
+            except OSError as exc:  # name the file being written, not our temp file
+                exc.filename = str(path)
+                raise
         _cp(label, "tmp_sync")
         _sync_files(fds)
     except Exception:  # a failed write, not a crash: a crash leaves temps for recovery to wipe
@@ -284,7 +310,10 @@ def append_durable(fd: int, data: Buffer, *, label: str, subject: str = "") -> N
 def truncate_durable(fd: int, size: int, *, label: str) -> None:
     """Cut the file on ``fd`` to ``size`` bytes and fsync it."""
     _cp(label, "truncate")
-    os.ftruncate(fd, size)
+    try:
+        os.ftruncate(fd, size)
+    except OSError as exc:
+        raise _name(exc, _fd_path(fd)) from None
     _cp(label, "fsync")
     _fsync_file(fd)
 

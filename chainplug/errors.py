@@ -206,8 +206,9 @@ class GateRejected(MigrationRejected):
         return {**super().to_json(), "not_ready": ",".join(self.not_ready)}
 
 
-class StoreLocked(MigrationRejected):
-    """Another process holds the store's lock: two engines never drive the same keys."""
+class StoreLocked(MigrationError):
+    """Another process holds the store's lock: two engines never drive the same keys. Not a rejection
+    of the request (CLI exit 2, like any store that cannot be used right now, from every command)."""
 
     default_reason = Reason.STORE_LOCKED
 

@@ -2,10 +2,14 @@
 """
 @title chainplug KeyRegistry
 @notice Per-account migration state (CLASSICAL, HYBRID, FINALIZING, PQC_ONLY) and the committed
-        ML-DSA-87 key id (keccak256 of the raw 2,592-byte public key). See DESIGN.md section 5.
+        ML-DSA-87 key id (keccak256 of the raw 2,592-byte public key). See docs/registry.md.
 @dev    Every transition is made by the account itself (msg.sender), moves forward only, except the
         HYBRID -> CLASSICAL rollback, which retires the key for good and bumps the generation.
-        A key id can be registered once, by one account, ever (composite key-reuse ban).
+        An account can register a key id once, ever (a retired key never comes back). The ban is per
+        account, not global: a global ban let any account register someone else's key id first and
+        so block that account's migration for good, while it protected nothing, because every PQC
+        signature is bound to its sender's address (M'), so a key id registered under another
+        account authorises nothing for the owner's (docs/registry.md, "Why the key-id ban is per account").
 """
 
 CLASSICAL: constant(uint8) = 0
@@ -27,7 +31,7 @@ event StateChanged:
     generation: uint64
 
 entries: HashMap[address, Entry]
-key_owner: public(HashMap[bytes32, address])
+key_used: public(HashMap[address, HashMap[bytes32, bool]])
 
 
 @external
@@ -68,8 +72,8 @@ def register(key_id: bytes32):
     e: Entry = self.entries[msg.sender]
     assert e.state == CLASSICAL, "not CLASSICAL"
     assert key_id != empty(bytes32), "empty key id"
-    assert self.key_owner[key_id] == empty(address), "key id already used"
-    self.key_owner[key_id] = msg.sender
+    assert not self.key_used[msg.sender][key_id], "key id already used by this account"
+    self.key_used[msg.sender][key_id] = True
     self._move(CLASSICAL, HYBRID, key_id, e.generation + 1)
 
 
@@ -96,7 +100,7 @@ def complete_migration():
 @external
 def rollback():
     """
-    @notice HYBRID -> CLASSICAL: retire the PQC key (it can never be registered again).
+    @notice HYBRID -> CLASSICAL: retire the PQC key (this account can never register it again).
     """
     e: Entry = self.entries[msg.sender]
     assert e.state == HYBRID, "not HYBRID"

@@ -10,7 +10,8 @@ ORDER = [
     *("crypto", "envelope", "verify", "keystore", "migration", "registry", "signer", "node", "devnet"),
     *("bench", "cli"),
 ]
-BASE = {"constants", "errors", "types", "_fs"}
+BASE = {"constants", "errors", "types", "_fs", "rpc"}
+"""Base modules (and the base package ``rpc``): every layer may import them; they import no layer."""
 
 
 def _imported_layers(path: Path) -> set[str]:
@@ -46,6 +47,15 @@ def test_layer_imports_only_lower_layers(layer: str) -> None:
 
 def test_base_modules_import_no_layer() -> None:
     for name in BASE:
-        path = PACKAGE / f"{name}.py"
-        if path.exists():
-            assert not (_imported_layers(path) & set(ORDER)), name
+        paths = [PACKAGE / f"{name}.py"] if (PACKAGE / f"{name}.py").exists() else (PACKAGE / name).rglob("*.py")
+        for path in paths:
+            assert not (_imported_layers(path) & set(ORDER)), path.relative_to(PACKAGE)
+
+
+def test_rpc_package_imports_only_errors_and_constants() -> None:
+    """The shared JSON-RPC plumbing sits below the signer: stdlib, aiohttp, requests, errors, constants."""
+    paths = list((PACKAGE / "rpc").rglob("*.py"))
+    assert paths
+    for path in paths:
+        outside = _imported_layers(path) - {"errors", "constants"} - {p.stem for p in paths} - {"rpc"}
+        assert not outside, f"{path.relative_to(PACKAGE)} imports {sorted(outside)}"

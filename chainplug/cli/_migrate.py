@@ -1,8 +1,9 @@
 """``chainplug migrate status|advance|rollback|recover|batch``: drive the key migration engine.
 
-Exit codes: 0 ok; 1 rejected (fleet gate, illegal transition, store in use, classical key
-retired, or recovery found something a person must look at); 2 bad input (arguments, readiness
-file, unknown account, missing store, corrupt log). See docs/migration.md.
+Exit codes: 0 ok; 1 rejected (fleet gate, illegal transition, classical key retired, or recovery
+found something a person must look at); 2 bad input or a store that cannot be used (arguments,
+readiness file, unknown account, missing store, corrupt log, store in use by another process).
+See docs/migration.md.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="move accounts CLASSICAL → HYBRID → FINALIZING → PQC_ONLY (write-ahead logged)",
         description=(
             "Drive the four-state key migration of the accounts in a store (docs/migration.md). Exit 0 ok, "
-            "1 rejected (fleet gate, illegal transition, store in use, recovery needs attention), 2 bad input."
+            "1 rejected (fleet gate, illegal transition, recovery needs attention), 2 bad input or store in use."
         ),
     )
     actions = migrate.add_subparsers(dest="action", metavar="ACTION")
@@ -76,7 +77,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rollback = actions.add_parser("rollback", parents=[common, store, account], help="HYBRID → CLASSICAL")
     rollback.add_argument("--to", type=parse_state, default=AccountState.CLASSICAL, help="only CLASSICAL")
     rollback.set_defaults(handler=_rejected_is_1(_rollback))
-    recover = actions.add_parser("recover", parents=[common, store], help="replay the log and repair the key files")
+    recover = actions.add_parser(
+        "recover",
+        parents=[common, store],
+        help="replay the log and repair the key files",
+        description=(
+            "Replay the log and bring the key files in line with it (docs/migration.md section 5). If the key files "
+            "prove the log is missing records (truncated, or restored from an older copy), nothing is changed and "
+            "the command says what it found: restore the log, or rebuild it with --rebuild-from-keys."
+        ),
+    )
+    recover.add_argument(
+        "--rebuild-from-keys",
+        action="store_true",
+        help="the log is known to be damaged and no better copy exists: append what the key files show",
+    )
     recover.set_defaults(handler=_rejected_is_1(_recover))
     batch = actions.add_parser("batch", parents=[common, store, gate], help="migrate every account (group commit)")
     batch.add_argument("--to", type=parse_state, required=True, help=f"target state ({STATE_NAMES})")
@@ -111,7 +126,12 @@ def open_engine(args: argparse.Namespace, *, create: bool = False) -> MigrationE
     gate = FleetGate(parse_threshold(getattr(args, "threshold", "all")), force=getattr(args, "force", False))
     source = StaticReadiness.from_file(readiness) if readiness is not None else None
     return MigrationEngine.open(
-        args.store, create=create, gate=gate, readiness=source, keystore=key_storage(args, create)
+        args.store,
+        create=create,
+        gate=gate,
+        readiness=source,
+        keystore=key_storage(args, create),
+        rebuild_from_keys=getattr(args, "rebuild_from_keys", False),
     )
 
 
@@ -217,13 +237,14 @@ def _recover(args: argparse.Namespace) -> int:
         report = engine.last_recovery
     assert report is not None
     data = report.to_json()
-    done = {k: v for k, v in data.items() if k not in ("clean", "problems") and v}
+    done = {k: v for k, v in data.items() if k not in ("clean", "problems", "lost_history") and v}
     lines = ["recovery: " + (", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()) or "nothing to do")]
     lines += [
         f"WARNING: 0x{a.hex()} was past erasure but its classical private key was back on disk; it was refused "
         "and wiped again. Destroy the backup it came from."
         for a in report.restored_classical_keys_erased
     ]
+    lines += [f"rebuilt from the key files although the log lacked their history: {e}" for e in report.lost_history]
     lines += [f"problem: {p}" for p in report.problems]
     emit({"ok": report.clean, **data}, "\n".join(lines), as_json=args.json)
     return EXIT_OK if report.clean else EXIT_REJECTED

@@ -24,10 +24,12 @@ def parse_listen(value: str) -> tuple[str, int]:
 def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: bool, banner: str = "") -> int:
     """Serve ``app`` on ``listen``; once bound (and only then), print ``banner`` and one line (JSON with
     ``url`` when ``as_json``, the banner left out)."""
+    from ..rpc import IDLE_TIMEOUT
+
     host, port = parse_listen(listen)
 
     async def main() -> None:
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, keepalive_timeout=IDLE_TIMEOUT)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()

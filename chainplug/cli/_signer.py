@@ -52,8 +52,9 @@ def _serve(args: argparse.Namespace) -> int:
     from ..migration.keystore_adapter import VaultKeyStore, open_or_create_vault
     from ..registry import KeyRegistryContract
     from ..registry.hook import RegistryChainHook, complete_on_chain
+    from ..rpc import RpcClient
     from ..signer.audit import AuditLog
-    from ..signer.backend import Rpc, SigningBackend
+    from ..signer.backend import SigningBackend
     from ..signer.readiness import HttpReadiness
     from ..signer.service import SignerService, read_token
     from ..types import Address
@@ -61,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     token = read_token(args.token_file, dict(os.environ))
     store = Path(args.store)
     store.mkdir(parents=True, exist_ok=True)
-    chain, gateway = Rpc(args.rpc), Rpc(args.gateway) if args.gateway else None
+    chain, gateway = RpcClient(args.rpc), RpcClient(args.gateway) if args.gateway else None
     gate = FleetGate(parse_threshold(args.threshold), force=args.force_gate)
     readiness = HttpReadiness(args.readiness_url) if args.readiness_url else None
     w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 60}))

@@ -8,7 +8,7 @@ docs/pqc-transaction.md) — with their strict decoders :func:`decode_transactio
 :func:`decode_pqc_transaction`, :func:`message_representative` (M'), and :class:`PqcOnlySigner`.
 """
 
-from .account import CompositeAccount, SignedComposite, unsigned_from_dict
+from .account import CompositeAccount, SignedComposite, check_transaction_fields, unsigned_from_dict
 from .codec import Envelope, decode_envelope, is_envelope
 from .decode import decode_pqc_transaction, decode_transaction
 from .message import MPRIME_BYTES, classical_signature_hash, message_representative
@@ -29,6 +29,7 @@ __all__ = [
     "SignedComposite",
     "SignedPqcTransaction",
     "SignedTransaction",
+    "check_transaction_fields",
     "classical_signature_hash",
     "decode_envelope",
     "decode_pqc_transaction",

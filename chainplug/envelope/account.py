@@ -27,7 +27,7 @@ from ..crypto.secp256k1 import Secp256k1PrivateKey
 from ..errors import MalformedTransaction
 from ..types import Address, Hash32, KeyId
 from .codec import Envelope
-from .fields import as_bytes, as_int, from_mapping
+from .fields import WireField, as_bytes, as_int, check_value, from_mapping, value_from_json, wire_fields
 from .message import classical_signature_hash, message_representative
 from .transaction import TX_TYPE_LEGACY, FeeMarketTransaction, LegacyTransaction, SignedTransaction
 
@@ -46,15 +46,41 @@ class SignedComposite:
     """The decoded classical transaction."""
 
 
+DICT_FIELDS: Mapping[str, WireField] = {
+    f.json_name: f for cls in (FeeMarketTransaction, LegacyTransaction) for f in wire_fields(cls)
+}
+"""Every field a transaction dict may give, by its eth-account / JSON-RPC name, with its wire rules (the
+classes' own declarations: a dict is held to the rules the strict decoder enforces)."""
+_KNOWN_FIELDS = frozenset({*DICT_FIELDS, "input", "type", "from"})
+
+
+def check_transaction_fields(tx: Mapping[str, Any]) -> None:
+    """Check every field ``tx`` gives by the rules :func:`unsigned_from_dict` applies (names, types,
+    widths), without requiring the ones a signer fills in itself (nonce, gas, fees, chainId).
+
+    Raises MalformedTransaction with the field named. A signing service calls this before it looks
+    anything up for the request; :func:`unsigned_from_dict` applies the same rules to the full dict.
+    """
+    unknown = set(tx) - _KNOWN_FIELDS
+    if unknown:
+        raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
+    for name, f in DICT_FIELDS.items():
+        key = "input" if name == "data" and name not in tx and "input" in tx else name
+        if key in tx:
+            check_value(f, value_from_json(f, tx[key]))
+    if "type" in tx and as_int(tx["type"], "type") not in (TX_TYPE_EIP1559, TX_TYPE_LEGACY):
+        raise MalformedTransaction("only type 2 (EIP-1559) and legacy (EIP-155) transactions are signed")
+    if "from" in tx and len(as_bytes(tx["from"], "from")) != 20:
+        raise MalformedTransaction("from must be a 20-byte address")
+
+
 def unsigned_from_dict(tx: Mapping[str, Any]) -> LegacyTransaction | FeeMarketTransaction:
     """Build the unsigned transaction from an eth-account / web3.py style dict.
 
     Keys: chainId, nonce, gas, to, value, data, and either maxFeePerGas + maxPriorityFeePerGas
     (EIP-1559, the default) or gasPrice (legacy EIP-155). ``type`` may be given as 2 or 0.
     """
-    known = {"chainId", "nonce", "gas", "to", "value", "data", "input", "maxFeePerGas",
-             "maxPriorityFeePerGas", "gasPrice", "accessList", "type", "from"}  # fmt: skip
-    unknown = set(tx) - known
+    unknown = set(tx) - _KNOWN_FIELDS
     if unknown:
         raise MalformedTransaction(f"unknown transaction fields: {', '.join(sorted(unknown))}")
     if "chainId" not in tx:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from ..constants import MAX_RAW_TX_BYTES
 from ..errors import MalformedTransaction
 
 AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
@@ -40,7 +41,8 @@ class Wire:
     """uint: canonical big-endian integer; to: empty or 20 bytes; bytes: any byte string;
     access_list: EIP-2930 list; fixed: exactly ``size`` bytes."""
     size: int = 0
-    """uint: the largest encoding in bytes (8 for U64, 32 for U256); fixed: the exact length."""
+    """uint: the largest encoding in bytes (8 for U64, 32 for U256); fixed: the exact length; bytes: the
+    largest length (0: no cap)."""
     absent: Any = _ABSENT
     """The value when an eth-account style dict omits the field (required if not given)."""
     nonzero: bool = False
@@ -61,7 +63,7 @@ EIP155_CHAIN_ID = wire(Wire("uint", 32, nonzero=True, in_payload=False))
 """A legacy transaction's chain id: signed inside v = 2 * chain_id + 35 + y_parity (EIP-155)."""
 TO = wire(Wire("to", absent=b""))
 VALUE = wire(Wire("uint", 32, absent=0))
-DATA = wire(Wire("bytes", absent=b""))
+DATA = wire(Wire("bytes", MAX_RAW_TX_BYTES, absent=b""))
 ACCESS_LIST = wire(Wire("access_list", absent=()))
 SENDER = wire(Wire("fixed", 20))
 
@@ -150,6 +152,8 @@ def check_value(f: WireField, value: Any) -> None:
     elif spec.kind == "bytes":
         if type(value) is not bytes:
             raise _refuse(f"transaction field {f.name} must be bytes")
+        if spec.size and len(value) > spec.size:
+            raise _refuse(f"transaction field {f.name} is larger than a transaction may be ({spec.size} bytes)")
     elif spec.kind == "fixed":
         if type(value) is not bytes or len(value) != spec.size:
             raise _refuse(f"transaction field {f.name} must be {spec.size} bytes")
@@ -235,7 +239,8 @@ def as_access_list(value: Any) -> AccessList:
     return tuple(entries)
 
 
-def _from_json(f: WireField, value: Any) -> Any:
+def value_from_json(f: WireField, value: Any) -> Any:
+    """The value of field ``f`` read from a dict / JSON-RPC value (not yet checked: :func:`check_value`)."""
     kind = f.wire.kind
     if kind == "uint":
         return as_int(value, f.json_name)
@@ -263,7 +268,7 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], **given: Any) -> T:
         if key not in values and key == "data" and "input" in values:
             key = "input"
         if key in values:
-            kwargs[f.name] = _from_json(f, values[key])
+            kwargs[f.name] = value_from_json(f, values[key])
         elif f.wire.absent is not _ABSENT:
             kwargs[f.name] = f.wire.absent
         else:

@@ -64,7 +64,7 @@ class LegacyTransaction:
 
     def __post_init__(self) -> None:
         check_values(self)
-        if (2 * self.chain_id + 35).bit_length() > 256:
+        if (2 * self.chain_id + 36).bit_length() > 256:  # v = 2 * chain_id + 35 + y_parity fits 32 bytes
             raise MalformedTransaction("chain id too large for an EIP-155 v")
 
     def signing_hash(self) -> Hash32:

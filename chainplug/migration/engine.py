@@ -59,18 +59,21 @@ class MigrationEngine:
         gate: FleetGate | None = None,
         readiness: ReadinessSource | None = None,
         recover: bool = True,
+        rebuild_from_keys: bool = False,
     ) -> MigrationEngine:
         """Lock and open the store at ``store`` (creating it with ``create``), then recover it.
 
         ``keystore`` defaults to the unencrypted :class:`PlainFileKeyStore` in ``store/keys``;
         ``chain`` to :class:`NoChainHook` (no on-chain step). ``recover=False`` is for inspection
         only: transitions on an unrecovered store are still safe, but leftovers stay until recovery.
+        Recovery refuses a log that key files prove is missing records (``WalCorrupt``) unless
+        ``rebuild_from_keys`` (docs/migration.md §5).
         """
         session = Session.open(Path(store), create=create, keystore=keystore, chain=chain, backend=backend)
         engine = cls(session, gate if gate is not None else FleetGate(), readiness)
         if recover:
             try:
-                engine.last_recovery = engine.recover()
+                engine.last_recovery = engine.recover(rebuild_from_keys=rebuild_from_keys)
             except BaseException:
                 session.close()
                 raise
@@ -170,9 +173,9 @@ class MigrationEngine:
             progress=progress,
         )
 
-    def recover(self) -> RecoveryReport:
+    def recover(self, *, rebuild_from_keys: bool = False) -> RecoveryReport:
         """Run recovery now (it also runs on every open)."""
-        return recover(self._session)
+        return recover(self._session, rebuild_from_keys=rebuild_from_keys)
 
     def load_classical_key(self, address: Address) -> Secp256k1PrivateKey:
         """The account's secp256k1 key, for signing while CLASSICAL or HYBRID.

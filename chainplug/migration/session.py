@@ -65,6 +65,8 @@ class Session:
             layout.create_directories()
         elif not root.is_dir():
             raise ConfigError(f"{root}: no such store directory")
+        else:
+            layout.require_exists()  # checked before the lock, so no LOCK file is left in a directory that is no store
         lock = StoreLock(layout)
         try:
             if create and not layout.wal.exists():

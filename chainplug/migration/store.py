@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,30 @@ class StoreLayout:
             _fs.ensure_dir(directory, label="store.create")
 
 
+_PID_WIDTH = 10
+
+
+def _holder(fd: int) -> int | None:
+    """The pid the holder wrote, if that process is alive (a reader may come between the holder's flock
+    and its write and see its predecessor's pid: that one is dead, or it would still hold the lock)."""
+    for _ in range(50):  # the holder writes right after taking the lock: give it a moment
+        text = os.pread(fd, _PID_WIDTH + 1, 0).decode("ascii", "replace").strip()
+        if text.isdigit() and _alive(int(text)):
+            return int(text)
+        time.sleep(0.002)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 class StoreLock:
     """An exclusive, non-blocking flock on ``STORE/LOCK``, held for the engine's lifetime.
 
@@ -90,12 +115,15 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            holder = _holder(fd)
             os.close(fd)
-            raise StoreLocked(f"{layout.root} is in use by another process (pid {holder})") from None
-        # Diagnostic only (who holds it), deliberately not durable: the lock itself is the flock.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            who = f"pid {holder}" if holder is not None else "its pid is not known"
+            raise StoreLocked(
+                f"{layout.root} is in use by another process ({who}); try again when it is done"
+            ) from None
+        # Diagnostic only (who holds it), deliberately not durable: the lock itself is the flock. One
+        # fixed-width pwrite, never a truncate first, so a reader sees the old or the new pid, never "".
+        os.pwrite(fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:

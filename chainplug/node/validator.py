@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from web3 import Web3
 
 from ..envelope import Envelope, decode_envelope
 from ..errors import ChainplugError, ConfigError, MalformedEnvelope, Reason
+from ..rpc import RpcCallError, RpcClient
 from ..verify import Registry
 from ._procs import die_with_parent
 from .admission import AdmissionHook, NodeVersion
@@ -103,24 +103,23 @@ def sidecar_envelope(sidecar: bytes, raw: bytes) -> Envelope | None:
 # --- coordinator side --------------------------------------------------------------------------
 
 
-def fetch_sidecars(urls: Sequence[str], tx_hashes: Sequence[str]) -> dict[str, bytes]:
-    """Sidecars for the given hashes from the first endpoint that has each (one batch call per URL)."""
+def fetch_sidecars(sources: Sequence[RpcClient], tx_hashes: Sequence[str]) -> dict[str, bytes]:
+    """Sidecars for the given hashes from the first source that has each (one batch call per source)."""
     found: dict[str, bytes] = {}
-    for url in urls:
+    for source in sources:
         missing = [h for h in tx_hashes if h not in found]
         if not missing:
             break
-        batch: Any = [
-            {"jsonrpc": "2.0", "id": i, "method": "chainplug_getSidecar", "params": [h]} for i, h in enumerate(missing)
-        ]
         try:
-            answers = requests.post(url, json=batch, timeout=30).json()
-        except (requests.RequestException, ValueError):
+            answers = source.batch([("chainplug_getSidecar", [h]) for h in missing], timeout=30)
+        except RpcCallError:
             continue  # an unreachable sidecar source is like one that has nothing
-        for answer in answers if isinstance(answers, list) else []:
-            result = answer.get("result") if isinstance(answer, dict) else None
+        for tx_hash, result in zip(missing, answers, strict=True):
             if isinstance(result, str) and result.startswith("0x"):
-                found[missing[answer["id"]]] = bytes.fromhex(result[2:])
+                try:
+                    found[tx_hash] = bytes.fromhex(result[2:])
+                except ValueError:
+                    continue  # sidecars come from third parties: a broken one is like none
     return found
 
 
@@ -137,6 +136,7 @@ class Validator:
                      self.chain_id)  # fmt: skip
         self._executor = executor or ProcessPoolExecutor(workers, initializer=init_worker, initargs=init_args)
         self.workers = workers
+        self._sidecar_sources = [RpcClient(url, timeout=30) for url in config.sidecar_urls]
 
     @property
     def next_height(self) -> int:
@@ -152,7 +152,7 @@ class Validator:
                 raws.append(raw_transaction(self.w3, tx))
             except ChainplugError:
                 raws.append(None)  # a type this node cannot even fetch as bytes
-        sidecars = fetch_sidecars(self.config.sidecar_urls, hashes) if hashes else {}
+        sidecars = fetch_sidecars(self._sidecar_sources, hashes) if hashes else {}
         items = [(h, raw, sidecars.get(h), height) for h, raw in zip(hashes, raws, strict=True) if raw is not None]
         # Chunks amortise the pool's per-item transfer cost (~130 us per transaction unchunked).
         chunk = max(1, math.ceil(len(items) / (4 * self.workers)))

@@ -73,6 +73,17 @@ class KeyRegistryContract:
             int(updated_at),
         )
 
+    def key_used(self, account: Address | str, key_id: bytes, block: BlockIdentifier = "latest") -> bool:
+        """True if ``account`` has registered ``key_id`` (now or before a rollback): it cannot again.
+
+        The ban is per account (docs/registry.md): another account's use of the same key id never
+        blocks this one.
+        """
+        used = self.contract.functions.key_used(to_checksum_address(account), bytes(key_id)).call(
+            block_identifier=block
+        )
+        return bool(used)
+
     def transition_call(self, transition: Transition, key_id: bytes | None = None) -> dict[str, Any]:
         """The ``to`` and ``data`` of a transition transaction, for any signer to complete."""
         function = getattr(self.contract.functions, transition.value)

@@ -13,22 +13,16 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from eth_utils.address import to_checksum_address
 
 from ..constants import TX_TYPE_PQC_ONLY
 from ..crypto import Secp256k1PrivateKey, keccak256
 from ..envelope import CompositeAccount, PqcOnlySigner, unsigned_from_dict
 from ..envelope.fees import default_fees
-from ..errors import ChainplugError, ConfigError, Reason
+from ..errors import ConfigError
 from ..migration import MigrationEngine, Phase
+from ..rpc import RpcCallError, RpcClient
 from ..types import Address
-
-
-class SubmissionError(ChainplugError):
-    """The node or gateway refused a signed transaction (its JSON-RPC error is in the message)."""
-
-    default_reason = Reason.BAD_CONFIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,34 +36,17 @@ class Signed:
     envelope: bytes | None = None
 
 
-class Rpc:
-    """Minimal JSON-RPC client (one session, bounded timeouts)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._session = requests.Session()
-        self._ids = iter(range(1, 1 << 62))
-
-    def call(self, method: str, *params: Any) -> Any:
-        body: Any = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        try:
-            answer = self._session.post(self.url, json=body, timeout=60).json()
-        except (requests.RequestException, ValueError) as exc:
-            raise SubmissionError(f"{self.url} unreachable for {method}: {type(exc).__name__}") from exc
-        if "error" in answer:
-            error = answer["error"]
-            raise SubmissionError(f"{method} refused by {self.url}: {error.get('message')} {error.get('data') or ''}")
-        return answer.get("result")
-
-
 def _quantity(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
+    """A quantity as a node answers it ("0x1a") or as a request gives it (an int, "0x1a" or "26")."""
+    if isinstance(value, str):
+        return int(value, 16) if value.lower().startswith("0x") else int(value)
+    return int(value)
 
 
 class SigningBackend:
     """Signs and submits for the accounts of one migration engine (callers serialise access)."""
 
-    def __init__(self, engine: MigrationEngine, chain: Rpc, *, gateway: Rpc | None = None) -> None:
+    def __init__(self, engine: MigrationEngine, chain: RpcClient, *, gateway: RpcClient | None = None) -> None:
         self.engine = engine
         self.chain = chain
         self.gateway = gateway
@@ -137,8 +114,8 @@ class SigningBackend:
         if signed.envelope is not None:
             try:
                 return str(target.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex()))
-            except SubmissionError as exc:
-                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+            except RpcCallError as exc:
+                if not exc.method_not_found:
                     raise
                 # A stock node without sidecar support: the classical part alone (telemetry only).
         return str(target.call("eth_sendRawTransaction", "0x" + signed.raw.hex()))

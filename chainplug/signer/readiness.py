@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import requests
-
 from ..errors import ConfigError
 from ..migration import ReadinessSource, ValidatorReadiness
+from ..rpc import RpcCallError, get_json
 
 
 class HttpReadiness(ReadinessSource):
@@ -26,10 +25,11 @@ class HttpReadiness(ReadinessSource):
         found = []
         for url in self.urls:
             try:
-                body = requests.get(url + "/health", timeout=self.timeout).json()
+                # Bounded like every answer chainplug reads: a broken validator cannot crash the signer.
+                body = get_json(url + "/health", timeout=self.timeout)
                 name = str(body.get("validator") or url)
                 found.append(ValidatorReadiness(name, body.get("version") == "upgraded"))
-            except (requests.RequestException, ValueError, AttributeError):
+            except (RpcCallError, AttributeError):
                 found.append(ValidatorReadiness(f"{url} (unreachable)", False))
         return found
 

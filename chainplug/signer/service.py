@@ -1,16 +1,18 @@
 """``chainplug signer serve``: the HTTP JSON-RPC signer service (the role Web3Signer and Clef play).
 
 Loopback by default; every JSON-RPC call needs ``Authorization: Bearer <token>`` (compared in
-constant time). ``/health`` turns ready only after every key the accounts' states require has been
-loaded and checked against the log (public keys re-derived and compared). Every signature and
-migration step goes to the hash-chained audit log; nothing secret goes anywhere.
+constant time, before the body is read). ``/health`` turns ready only after every key the accounts'
+states require has been loaded and checked against the log (public keys re-derived and compared).
+Every parameter of every method is checked before any work (INVALID_PARAMS with the reason), and a
+transaction request is held to the strict decoder's field rules before anything is looked up, signed
+or logged. Every signature and migration step goes to the hash-chained audit log; nothing secret goes
+anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,18 +21,29 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from ..crypto import Secp256k1PrivateKey
-from ..errors import ChainplugError, ConfigError
+from ..crypto import Secp256k1PrivateKey, get_backend
+from ..envelope import check_transaction_fields
+from ..errors import ChainplugError, ConfigError, MalformedEnvelope, UnknownAccount
+from ..rpc import (
+    INVALID_PARAMS,
+    NOT_READY,
+    TRANSACTION_REJECTED,
+    JsonRpcEndpoint,
+    Limits,
+    RpcError,
+    hex_bytes,
+    integer,
+    json_application,
+    param_count,
+)
 from ..types import AccountState, Address
 from .audit import AuditLog
 from .backend import SigningBackend, account_json
 
-MAX_REQUEST_BYTES = 256 * 1024
-"""Signer requests are small transaction dicts; anything bigger is refused before parsing."""
-
-# JSON-RPC codes: JSON-RPC 2.0 §5.1, plus application codes in the -32000 range.
-_PARSE, _INVALID_REQUEST, _NOT_FOUND, _INVALID_PARAMS = -32700, -32600, -32601, -32602
-_UNAUTHORIZED, _NOT_READY, _REFUSED = -32001, -32002, -32003
+LIMITS = Limits(max_body_bytes=256 * 1024, max_depth=16, max_batch=20, max_string=2 * 128 * 1024 + 2)
+"""Signer requests are small transaction dicts; the call data of one transaction is the longest string."""
+MAX_CREATE = 10_000
+"""Most accounts one chainplug_createAccounts call makes."""
 
 
 class SignerService:
@@ -63,6 +76,7 @@ class SignerService:
         self._latency = Histogram("chainplug_signer_sign_seconds", "time to sign one transaction",
                                   registry=self.metrics)  # fmt: skip
         self._lock = asyncio.Lock()
+        self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -99,8 +113,15 @@ class SignerService:
         return self.backend is not None and not self.problems
 
     def app(self) -> web.Application:
-        application = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        application.router.add_post("/", self._rpc)
+        endpoint = JsonRpcEndpoint(
+            {name: self._serialised(name, method) for name, method in self._methods().items()},
+            limits=LIMITS,
+            authorize=self._authorized,
+            map_error=_refusal,
+            on_error=lambda error: self._errors.labels(code=str(error.code)).inc(),
+        )
+        application = json_application(LIMITS)
+        application.router.add_post("/", endpoint.handle)
         application.router.add_get("/health", self._health)
         application.router.add_get("/metrics", self._metrics)
         application.on_startup.append(self._startup)
@@ -111,7 +132,8 @@ class SignerService:
 
     async def _health(self, _: web.Request) -> web.Response:
         accounts = len(self.backend.engine.accounts) if self.backend is not None else 0
-        body = {"ready": self.ready, "accounts": accounts, "problems": self.problems}
+        body = {"ready": self.ready, "accounts": accounts, "problems": self.problems,
+                "pqc_backend": self._pqc_backend}  # fmt: skip
         return web.json_response(body, status=200 if self.ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:
@@ -122,46 +144,61 @@ class SignerService:
         scheme, _, presented = header.partition(" ")
         return scheme == "Bearer" and hmac.compare_digest(presented.strip().encode(), self._token)
 
-    async def _rpc(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            self._errors.labels(code=str(_UNAUTHORIZED)).inc()
-            return web.json_response(_error(None, _UNAUTHORIZED, "missing or wrong bearer token"), status=401)
-        try:
-            call = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response(_error(None, _PARSE, "parse error"))
-        if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or not isinstance(call.get("method"), str):
-            return web.json_response(_error(None, _INVALID_REQUEST, "invalid JSON-RPC 2.0 request"))
-        request_id, params = call.get("id"), call.get("params", [])
-        handler = self._methods().get(call["method"])
-        if handler is None:
-            return web.json_response(_error(request_id, _NOT_FOUND, f"method {call['method']} does not exist"))
-        if not isinstance(params, list):
-            return web.json_response(_error(request_id, _INVALID_PARAMS, "params must be an array"))
-        if call["method"] != "chainplug_reload" and not self.ready:
-            return web.json_response(_error(request_id, _NOT_READY, "signer not ready: " + "; ".join(self.problems)))
-        async with self._lock:
-            try:
-                result = await asyncio.to_thread(handler, *params)
-            except TypeError as exc:
-                return web.json_response(_error(request_id, _INVALID_PARAMS, f"bad parameters: {exc}"))
-            except ChainplugError as exc:
-                self._errors.labels(code=exc.reason.value).inc()
-                return web.json_response(_error(request_id, _REFUSED, str(exc), {"reason": exc.reason.value}))
-        return web.json_response({"jsonrpc": "2.0", "id": request_id, "result": result})
+    def _serialised(self, name: str, method: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        """The method as an async handler: readiness checked, then run in a worker thread, one at a time."""
 
-    # --- methods (run in a worker thread, one at a time) --------------------------------------
+        async def handler(params: list[Any]) -> Any:
+            if name != "chainplug_reload" and not self.ready:
+                raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
+            async with self._lock:
+                return await asyncio.to_thread(method, params)
 
-    def _methods(self) -> dict[str, Callable[..., Any]]:
+        return handler
+
+    # --- methods (run in a worker thread, one at a time; each checks its params first) ----------
+
+    def _methods(self) -> dict[str, Callable[[list[Any]], Any]]:
         return {
-            "chainplug_accounts": self.accounts,
-            "chainplug_createAccounts": self.create_accounts,
-            "chainplug_signTransaction": self.sign_transaction,
-            "chainplug_sendTransaction": self.send_transaction,
-            "chainplug_advance": self.advance,
-            "chainplug_rollback": self.rollback,
-            "chainplug_reload": self.reload,
+            "chainplug_accounts": self._accounts,
+            "chainplug_createAccounts": self._create_accounts,
+            "chainplug_signTransaction": self._sign_transaction,
+            "chainplug_sendTransaction": self._send_transaction,
+            "chainplug_advance": self._advance,
+            "chainplug_rollback": self._rollback,
+            "chainplug_reload": self._reload,
         }
+
+    def _accounts(self, params: list[Any]) -> list[dict[str, Any]]:
+        param_count(params, 0)
+        return self.accounts()
+
+    def _create_accounts(self, params: list[Any]) -> list[str]:
+        param_count(params, 1)
+        return self.create_accounts(integer(params[0], "count", least=1, most=MAX_CREATE))
+
+    def _sign_transaction(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1)
+        return self.sign_transaction(_transaction_request(params[0]))
+
+    def _send_transaction(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1)
+        return self.send_transaction(_transaction_request(params[0]))
+
+    def _advance(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1, 2)
+        target = params[1] if len(params) > 1 else None
+        if target is not None and (not isinstance(target, str) or target not in AccountState.__members__):
+            names = ", ".join(AccountState.__members__)
+            raise RpcError(INVALID_PARAMS, f"target state must be one of {names} (or null: the next one)")
+        return self.advance(_address(params[0]), target)
+
+    def _rollback(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1)
+        return self.rollback(_address(params[0]))
+
+    def _reload(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 0)
+        return self.reload()
 
     def _backend(self) -> SigningBackend:
         assert self.backend is not None
@@ -172,8 +209,6 @@ class SignerService:
         return [account_json(engine, address) for address in sorted(engine.accounts)]
 
     def create_accounts(self, count: int) -> list[str]:
-        if not isinstance(count, int) or not 0 < count <= 10_000:
-            raise TypeError("count must be an integer in 1..10000")
         engine = self._backend().engine
         keys = [Secp256k1PrivateKey.generate() for _ in range(count)]
         try:
@@ -185,8 +220,6 @@ class SignerService:
         return created
 
     def _sign(self, tx: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        if not isinstance(tx, dict):
-            raise TypeError("transaction must be an object")
         backend = self._backend()
         started = time.perf_counter()
         signed = backend.sign(tx)
@@ -210,10 +243,9 @@ class SignerService:
         self.audit.record("submit", tx_hash=tx_hash, kind=signed.kind)
         return {**summary, "tx_hash": tx_hash}
 
-    def advance(self, address: str, to: str | None = None) -> dict[str, Any]:
+    def advance(self, raw_address: Address, to: str | None = None) -> dict[str, Any]:
         engine = self._backend().engine
         target = AccountState[to] if to is not None else None
-        raw_address = Address(bytes.fromhex(address.removeprefix("0x")))
         before = engine.account(raw_address).state.name
         engine.advance(raw_address, target)
         if engine.account(raw_address).state is AccountState.PQC_ONLY:
@@ -231,9 +263,8 @@ class SignerService:
         if tx_hash is not None:
             self.audit.record("complete-on-chain", account="0x" + address.hex(), tx_hash=tx_hash)
 
-    def rollback(self, address: str) -> dict[str, Any]:
+    def rollback(self, raw_address: Address) -> dict[str, Any]:
         engine = self._backend().engine
-        raw_address = Address(bytes.fromhex(address.removeprefix("0x")))
         engine.rollback(raw_address)
         after = account_json(engine, raw_address)
         self.audit.record("rollback", account=after["address"], generation=after["generation"])
@@ -245,11 +276,32 @@ class SignerService:
         return {"ready": self.ready, "problems": self.problems}
 
 
-def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+def _address(value: Any, name: str = "address") -> Address:
+    return Address(hex_bytes(value, name, max_bytes=20, size=20))
+
+
+def _transaction_request(tx: Any) -> dict[str, Any]:
+    """A transaction object held to the strict decoder's field rules, with its ``from`` checked."""
+    if not isinstance(tx, dict):
+        raise RpcError(INVALID_PARAMS, "the transaction must be a JSON object")
+    if "from" not in tx:
+        raise RpcError(INVALID_PARAMS, "the transaction needs a 'from' account of this signer")
+    _address(tx["from"], "from")
+    try:
+        check_transaction_fields(tx)
+    except MalformedEnvelope as exc:
+        raise RpcError(INVALID_PARAMS, str(exc), exc.to_json()) from exc
+    return tx
+
+
+def _refusal(exc: Exception) -> RpcError | None:
+    """The JSON-RPC answer for a chainplug error: a request the rules refuse is the caller's input
+    (INVALID_PARAMS); a step the engine, the gate or the node refuses is a rejection."""
+    if isinstance(exc, MalformedEnvelope | UnknownAccount):
+        return RpcError(INVALID_PARAMS, str(exc), exc.to_json())
+    if isinstance(exc, ChainplugError):
+        return RpcError(TRANSACTION_REJECTED, str(exc), exc.to_json())
+    return None
 
 
 def read_token(token_file: str | None, environ: dict[str, str]) -> str:

@@ -27,8 +27,10 @@ def test_exports_are_curated_and_importable() -> None:
 
 def test_migration_errors_sit_in_the_one_tree() -> None:
     assert issubclass(errors.MigrationError, errors.ChainplugError)
-    for rejected in (errors.IllegalTransition, errors.GateRejected, errors.StoreLocked, errors.ClassicalKeyRetired):
+    for rejected in (errors.IllegalTransition, errors.GateRejected, errors.ClassicalKeyRetired):
         assert issubclass(rejected, errors.MigrationRejected)
     assert issubclass(errors.UnknownAccount, LookupError)
-    assert not issubclass(errors.WalCorrupt, errors.MigrationRejected)  # bad input (exit 2), not a refusal
+    for not_a_refusal in (errors.WalCorrupt, errors.StoreLocked):  # exit 2 from every command, not a refusal
+        assert issubclass(not_a_refusal, errors.MigrationError)
+        assert not issubclass(not_a_refusal, errors.MigrationRejected)
     assert errors.GateRejected("x", not_ready=("v1", "v2")).to_json()["not_ready"] == "v1,v2"

@@ -74,6 +74,50 @@ def test_auth_is_required_and_checked(network: dict[str, Any]) -> None:
         assert too_big.status_code == 413
 
 
+def test_bad_parameters_are_invalid_params_and_nothing_is_signed(network: dict[str, Any]) -> None:
+    """#13: a non-hex address or an unknown state answered HTTP 500 with a traceback, and gas = 2**300 was
+    signed although no verifier decodes it. Each is now INVALID_PARAMS with a reason, before any work."""
+    store = network["root"] / "params-store"
+    with chainplug_service(*signer_args(network, store)) as signer:
+        url = signer["url"]
+        wait_ready(url)
+        (address,) = result(url, "chainplug_createAccounts", 1)
+        tx = {"from": address, "to": address, "value": 1, "nonce": 0, "gas": 30_000, "chainId": 1337,
+              "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+        cases: list[tuple[str, list[Any], str]] = [
+            ("chainplug_advance", ["0x" + "zz" * 20], "address"),
+            ("chainplug_advance", [address, "SIDEWAYS"], "target state"),
+            ("chainplug_advance", ["0x" + "12" * 20], "no account"),
+            ("chainplug_rollback", [address[:-2]], "address"),
+            ("chainplug_createAccounts", [True], "count"),
+            ("chainplug_createAccounts", ["1"], "count"),
+            ("chainplug_signTransaction", [{**tx, "gas": hex(2**300)}], "gas"),
+            ("chainplug_signTransaction", [{**tx, "nonce": 2**64}], "nonce"),
+            ("chainplug_signTransaction", [{**tx, "value": hex(2**256)}], "value"),
+            ("chainplug_signTransaction", [{**tx, "to": "0x1234"}], "to"),
+            ("chainplug_signTransaction", [{**tx, "chainId": 0}], "chainId"),
+            ("chainplug_signTransaction", [{**tx, "from": "0xzz"}], "from"),
+            ("chainplug_sendTransaction", [{**tx, "gas": str(2**70)}], "gas"),
+            ("chainplug_signTransaction", [[tx]], "object"),
+            ("chainplug_accounts", [1], "parameter"),
+        ]
+        for method, params, named in cases:
+            response = call(url, method, *params)
+            assert response.status_code == 200, (method, params, response.text)
+            error = response.json()["error"]
+            assert error["code"] == -32602 and named in error["message"], (method, params, error)
+            assert error["data"]["reason"], error
+        # A JSON integer wider than any field is refused before the request is even parsed.
+        error = call(url, "chainplug_signTransaction", {**tx, "gas": 2**300}).json()["error"]
+        assert error["code"] == -32005 and error["data"]["reason"] == "number-too-large"
+        assert result(url, "chainplug_signTransaction", tx)["kind"] == "classical"  # the valid one still signs
+        stderr = signer["stderr"]
+        stderr.seek(0)
+        assert "Traceback" not in stderr.read()
+    events = [json.loads(line) for line in (store / "audit.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events].count("sign") == 1, "only the valid request was signed and logged"
+
+
 def test_one_account_through_all_four_states(network: dict[str, Any]) -> None:
     store = network["root"] / "store"
     chain_url = network["chain"]["url"]

@@ -24,7 +24,7 @@ from eth_typing import BlockNumber
 from eth_utils.exceptions import ValidationError
 
 from ...constants import PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
-from ..jsonrpc import INVALID_PARAMS, RpcError
+from ...rpc import INVALID_PARAMS, RpcError
 from . import wire
 from .backend import ChainBackend
 
@@ -64,10 +64,14 @@ def call_request(obj: Any) -> CallRequest:
     def optional(name: str) -> int | None:
         return wire.quantity(obj[name], name) if obj.get(name) is not None else None
 
+    def account(name: str, default: bytes) -> bytes:
+        value = obj.get(name)
+        return default if value is None or value == "" else wire.address(value, name)
+
     payload = obj.get("input", obj.get("data"))
     return CallRequest(
-        sender=wire.address(obj["from"], "from") if obj.get("from") else bytes(20),
-        to=wire.address(obj["to"], "to") if obj.get("to") else b"",
+        sender=account("from", bytes(20)),
+        to=account("to", b""),
         gas=optional("gas"),
         value=optional("value") or 0,
         data=wire.data(payload, "input") if payload is not None else b"",
@@ -184,7 +188,8 @@ def logs(backend: ChainBackend, query: Any) -> list[dict[str, Any]]:
         for a in (wanted_address if isinstance(wanted_address, list) else [wanted_address])
         if a is not None
     }
-    topics = query.get("topics") or []
+    topics = query.get("topics")
+    topics = [] if topics is None else topics
     if not isinstance(topics, list):
         raise RpcError(INVALID_PARAMS, "topics must be an array")
     out = []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
@@ -33,33 +32,51 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from ... import __version__
 from ...constants import MAX_ENVELOPE_BYTES, MAX_RAW_TX_BYTES, PQC_TX_AUTH_GAS, TX_TYPE_PQC_ONLY
+from ...crypto import get_backend
 from ...envelope.fees import DEFAULT_PRIORITY_FEE, default_max_fee
 from ...errors import ChainplugError
-from ...types import Hash32
-from ..jsonrpc import (
-    INTERNAL_ERROR,
+from ...rpc import (
     INVALID_PARAMS,
-    INVALID_REQUEST,
-    METHOD_NOT_FOUND,
-    PARSE_ERROR,
+    SERVER_ERROR,
     TRANSACTION_REJECTED,
+    JsonRpcEndpoint,
+    Limits,
     RpcError,
-    error_response,
     hex_bytes,
-    result_response,
-    validate_call,
+    json_application,
+    param_count,
 )
+from ...types import Hash32
 from . import queries, wire
 from .backend import AlreadyKnown, ChainBackend
 from .rules import PqcRuleViolation
 
 LOG = logging.getLogger(__name__)
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
-MAX_BATCH = 100
+LIMITS = Limits(max_body_bytes=8 << 20, max_string=2 * MAX_ENVELOPE_BYTES + 2)
+"""A batch of 100 calls with large call data fits; no string is longer than a hex envelope."""
+MAX_MINE = 1000
+"""Most blocks one evm_mine call mines (a client must not make the chain mine for hours)."""
 EXECUTION_REVERTED = 3
 """geth's JSON-RPC code for a reverted eth_call / eth_estimateGas."""
-SERVER_ERROR = -32000
-"""geth's code for "the request was understood but failed" (nonce too low, header not found, ...)."""
+
+
+ARITY: dict[str, tuple[int, int]] = {
+    "eth_getBlockByNumber": (1, 2), "eth_getBlockByHash": (1, 2), "eth_getBalance": (1, 2),
+    "eth_getTransactionCount": (1, 2), "eth_getCode": (1, 2), "eth_getStorageAt": (2, 3), "eth_call": (1, 2),
+    "eth_estimateGas": (1, 2), "eth_feeHistory": (2, 3), "eth_getLogs": (1, 1), "eth_getTransactionByHash": (1, 1),
+    "eth_getRawTransactionByHash": (1, 1), "eth_getTransactionReceipt": (1, 1), "eth_sendRawTransaction": (1, 1),
+    "eth_sendTransaction": (1, 1), "chainplug_sendEnvelope": (1, 1), "chainplug_getSidecar": (1, 1),
+    "evm_mine": (0, 1),
+}  # fmt: skip
+"""(fewest, most) parameters of each method taking any; the others take none. As geth, more are refused."""
+
+
+def _arity(handler: Callable[[list[Any]], Any], least: int, most: int) -> Callable[[list[Any]], Any]:
+    def checked(params: list[Any]) -> Any:
+        param_count(params, least, most)
+        return handler(params)
+
+    return checked
 
 
 def _revert_message(output: bytes) -> str:
@@ -81,6 +98,7 @@ class ChainServer:
             "chainplug_chain_transactions", "submitted transactions", ["method", "result"], registry=self.metrics
         )
         self._height = Gauge("chainplug_chain_block_number", "latest mined block", registry=self.metrics)
+        self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda _: f"chainplug/v{__version__}/py-evm-{version('py-evm')}",
             "net_version": lambda _: str(backend.chain_id),
@@ -92,9 +110,9 @@ class ChainServer:
             "eth_accounts": lambda _: [wire.addr(a.address) for a in backend.accounts],
             "eth_gasPrice": lambda _: wire.qty(backend.next_base_fee() + DEFAULT_PRIORITY_FEE),
             "eth_maxPriorityFeePerGas": lambda _: wire.qty(DEFAULT_PRIORITY_FEE),
-            "eth_getBlockByNumber": lambda p: self._block(wire.block_id(wire.param(p, 0)), wire.param(p, 1, False)),
+            "eth_getBlockByNumber": lambda p: self._block(wire.block_id(wire.param(p, 0)), wire.flag(p, 1)),
             "eth_getBlockByHash": lambda p: self._block(
-                wire.data(wire.param(p, 0), "block hash", size=32), wire.param(p, 1, False)
+                wire.data(wire.param(p, 0), "block hash", size=32), wire.flag(p, 1)
             ),
             "eth_getBalance": lambda p: wire.qty(self._state(p, 1).get_balance(wire.address(wire.param(p, 0)))),
             "eth_getTransactionCount": lambda p: wire.qty(self._state(p, 1).get_nonce(wire.address(wire.param(p, 0)))),
@@ -118,6 +136,8 @@ class ChainServer:
             "chainplug_chainInfo": lambda _: self.info(),
             "evm_mine": self._mine,
         }
+        for name, handler in self._methods.items():
+            self._methods[name] = _arity(handler, *ARITY.get(name, (0, 0)))
 
     def info(self) -> dict[str, Any]:
         """What the chain runs (also printed at start)."""
@@ -139,8 +159,8 @@ class ChainServer:
     # --- aiohttp ---------------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        application = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        application.router.add_post("/", self._handle)
+        application = json_application(LIMITS)
+        application.router.add_post("/", JsonRpcEndpoint(self._methods, limits=LIMITS).handle)
         application.router.add_get("/health", self._health)
         application.router.add_get("/metrics", self._metrics_page)
         if self.block_time:
@@ -165,38 +185,11 @@ class ChainServer:
             await task
 
     async def _health(self, _: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "block": self.backend.head.block_number, **self.info()})
+        body = {"ok": True, "block": self.backend.head.block_number, **self.info(), "pqc_backend": self._pqc_backend}
+        return web.json_response(body)
 
     async def _metrics_page(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response(error_response(None, RpcError(PARSE_ERROR, "parse error")))
-        if isinstance(body, list):
-            if not body or len(body) > MAX_BATCH:
-                return web.json_response(
-                    error_response(None, RpcError(INVALID_REQUEST, f"batch must have 1..{MAX_BATCH} requests"))
-                )
-            return web.json_response([self.dispatch(item) for item in body])
-        return web.json_response(self.dispatch(body))
-
-    def dispatch(self, call: Any) -> dict[str, Any]:
-        """Answer one JSON-RPC request object (never raises)."""
-        request_id = call.get("id") if isinstance(call, dict) else None
-        try:
-            request_id, method, params = validate_call(call)
-            handler = self._methods.get(method)
-            if handler is None:
-                raise RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available")
-            return result_response(request_id, handler(params))
-        except RpcError as exc:
-            return error_response(request_id, exc)
-        except Exception as exc:  # never leak a traceback to a client; keep it in our log
-            LOG.exception("internal error in %s", call.get("method") if isinstance(call, dict) else "request")
-            return error_response(request_id, RpcError(INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
 
     # --- methods ---------------------------------------------------------------------------------------
 
@@ -223,7 +216,8 @@ class ChainServer:
 
     def _fee_history(self, params: list[Any]) -> dict[str, Any]:
         count = wire.param(params, 0)
-        blocks = count if isinstance(count, int) else wire.quantity(count, "blockCount")
+        plain = isinstance(count, int) and not isinstance(count, bool)  # geth also takes a JSON number here
+        blocks = count if plain else wire.quantity(count, "blockCount")
         return queries.fee_history(self.backend, blocks, wire.block_id(wire.param(params, 1)), wire.param(params, 2))
 
     def _transaction(self, params: list[Any]) -> dict[str, Any] | None:
@@ -259,7 +253,10 @@ class ChainServer:
 
     def _mine(self, params: list[Any]) -> str:
         count = wire.param(params, 0)
-        self.backend.mine(wire.quantity(count, "blocks") if isinstance(count, str) else 1)
+        blocks = wire.quantity(count, "blocks") if count is not None else 1
+        if not 0 < blocks <= MAX_MINE:
+            raise RpcError(INVALID_PARAMS, f"evm_mine mines 1..{MAX_MINE} blocks per call")
+        self.backend.mine(blocks)
         self._height.set(self.backend.head.block_number)
         return "0x0"
 

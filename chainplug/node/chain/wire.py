@@ -1,7 +1,7 @@
 """Ethereum JSON-RPC wire format, as geth and anvil answer: hex quantities without leading zeros,
 0x-hex data, lower-case addresses, camelCase fields, ``null`` for what a pending object lacks.
 
-Parsing helpers raise :class:`~chainplug.node.jsonrpc.RpcError` (INVALID_PARAMS); formatting helpers take
+Parsing helpers raise :class:`~chainplug.rpc.RpcError` (INVALID_PARAMS); formatting helpers take
 py-evm objects and never fail on a well-formed chain.
 """
 
@@ -14,7 +14,7 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, LogAPI, ReceiptAPI, SignedTransactionAPI
 
 from ...constants import TX_TYPE_PQC_ONLY
-from ..jsonrpc import INVALID_PARAMS, RpcError
+from ...rpc import INVALID_PARAMS, RpcError
 from .fork import pqc_transaction
 
 BLOCK_TAGS = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
@@ -57,9 +57,15 @@ def block_id(value: Any) -> str | int | bytes:
     if value is None:
         return "latest"
     if isinstance(value, dict):
+        if set(value) - {"blockHash", "blockNumber", "requireCanonical"} or ("blockHash" in value) == (
+            "blockNumber" in value
+        ):
+            raise RpcError(INVALID_PARAMS, "a block object takes blockHash or blockNumber (EIP-1898)")
         if "blockHash" in value:
             return data(value["blockHash"], "blockHash", size=32)
-        return block_id(value.get("blockNumber"))
+        if value["blockNumber"] is None:
+            raise RpcError(INVALID_PARAMS, "blockNumber must be a block number or tag")
+        return block_id(value["blockNumber"])
     if isinstance(value, str) and value in BLOCK_TAGS:
         return value
     return quantity(value, "block number")
@@ -67,6 +73,16 @@ def block_id(value: Any) -> str | int | bytes:
 
 def param(params: Sequence[Any], index: int, default: Any = None) -> Any:
     return params[index] if len(params) > index else default
+
+
+def flag(params: Sequence[Any], index: int) -> bool:
+    """An optional boolean parameter (absent or null: false); anything else is refused, as geth does."""
+    value = param(params, index)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RpcError(INVALID_PARAMS, f"parameter {index} must be true or false")
+    return value
 
 
 # --- formatting -------------------------------------------------------------------------------------
