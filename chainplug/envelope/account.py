@@ -119,6 +119,8 @@ def with_artifact(
             return unsigned
     entry = (bytes(artifact_address), (bytes(key_id),))
     extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
+    if (unsigned.gas + extra_gas).bit_length() > 64:  # gas is a U64 on the wire
+        raise MalformedTransaction("gas plus the artifact's access-list gas is wider than 8 bytes")
     return replace(unsigned, gas=unsigned.gas + extra_gas, access_list=(*unsigned.access_list, entry))
 
 

@@ -76,6 +76,12 @@ class WireField:
     json_name: str
     wire: Wire
 
+    @property
+    def label(self) -> str:
+        """How errors name the field: both spellings where they differ (``chainId (chain_id)``), so a
+        dict's author and a constructor's caller each find their own name."""
+        return self.name if self.name == self.json_name else f"{self.json_name} ({self.name})"
+
 
 _FIELDS: dict[type, tuple[WireField, ...]] = {}
 _PAYLOAD: dict[type, tuple[WireField, ...]] = {}
@@ -143,20 +149,20 @@ def check_value(f: WireField, value: Any) -> None:
     spec = f.wire
     if spec.kind == "uint":
         if type(value) is not int or value < 0 or value.bit_length() > 8 * spec.size:
-            raise _refuse(f"transaction field {f.name} must be an integer in [0, 2**{8 * spec.size})")
+            raise _refuse(f"transaction field {f.label} must be an integer in [0, 2**{8 * spec.size})")
         if spec.nonzero and value == 0:
-            raise _refuse(f"transaction field {f.name} must not be 0 (no replay protection)")
+            raise _refuse(f"transaction field {f.label} must not be 0 (no replay protection)")
     elif spec.kind == "to":
         if type(value) is not bytes or len(value) not in (0, 20):
-            raise _refuse(f"transaction field {f.name} must be empty or 20 bytes")
+            raise _refuse(f"transaction field {f.label} must be empty or 20 bytes")
     elif spec.kind == "bytes":
         if type(value) is not bytes:
-            raise _refuse(f"transaction field {f.name} must be bytes")
+            raise _refuse(f"transaction field {f.label} must be bytes")
         if spec.size and len(value) > spec.size:
-            raise _refuse(f"transaction field {f.name} is larger than a transaction may be ({spec.size} bytes)")
+            raise _refuse(f"transaction field {f.label} is larger than a transaction may be ({spec.size} bytes)")
     elif spec.kind == "fixed":
         if type(value) is not bytes or len(value) != spec.size:
-            raise _refuse(f"transaction field {f.name} must be {spec.size} bytes")
+            raise _refuse(f"transaction field {f.label} must be {spec.size} bytes")
     else:
         _check_access_list(value)
 

@@ -15,11 +15,11 @@ from chainplug.envelope import (
     CompositeAccount,
     PqcOnlySigner,
     check_transaction_fields,
+    decode_pqc_transaction,
     decode_transaction,
     unsigned_from_dict,
 )
 from chainplug.envelope.account import DICT_FIELDS
-from chainplug.envelope.pqc_tx import decode_pqc_transaction
 from chainplug.errors import MalformedEnvelope, MalformedTransaction
 
 INT_FIELD_BYTES = {name: f.wire.size for name, f in DICT_FIELDS.items() if f.wire.kind == "uint"}
