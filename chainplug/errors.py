@@ -45,6 +45,7 @@ class Reason(StrEnum):
     BACKEND_FAILED = "backend-failed"
     BAD_CONFIG = "bad-config"
     BAD_USAGE = "bad-usage"
+    STORAGE_FAILED = "storage-failed"
     # migration
     ILLEGAL_TRANSITION = "illegal-transition"
     GATE_REJECTED = "gate-rejected"
@@ -171,6 +172,12 @@ class ConfigError(ChainplugError, ValueError):
     """A configuration file, registry file or argument is invalid."""
 
     default_reason = Reason.BAD_CONFIG
+
+
+class StorageFailed(ChainplugError):
+    """A file could not be read or written (disk full, permissions, a missing file); the message names it."""
+
+    default_reason = Reason.STORAGE_FAILED
 
 
 # --- migration layer --------------------------------------------------------------------------

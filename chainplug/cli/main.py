@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from ..errors import ChainplugError, ConfigError
+from ..errors import ChainplugError, StorageFailed
 from ._output import EXIT_USAGE, Parser, UsageError, report_error
 
 # One module per command group; each defines register(subparsers, common).
@@ -86,9 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("chainplug: interrupted\n")
         return 130
     except OSError as exc:
-        # File problems are the user's input problems; say which file, not a traceback.
+        # A file that cannot be read or written (a missing path, a full disk): say which, not a traceback.
         where = f": {exc.filename}" if exc.filename else ""
-        return report_error(ConfigError(f"{exc.strerror or exc}{where}"), as_json=as_json)
+        return report_error(StorageFailed(f"{exc.strerror or exc}{where}"), as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -181,7 +181,9 @@ def test_a_full_disk_names_the_file(tmp_path: Path) -> None:
     for limit in (8, 64):  # the log's header, then the first key file
         created = run(limit, "account", "create", "--store", store)
         message = created.stderr.strip()
-        assert created.returncode == 2 and message.startswith(f"chainplug: File too large: {store}/"), message
+        assert created.returncode == 2 and message.startswith(
+            f"chainplug: StorageFailed (storage-failed): File too large: {store}/"
+        ), message
         assert message.endswith(("migration.wal", ".key")), message
     assert cli("account", "create", "--store", store, "--count", "2").returncode == 0
     wal_size = (store / "migration.wal").stat().st_size
