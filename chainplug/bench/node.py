@@ -17,13 +17,16 @@ two floor measurements (the load of a shared machine drifts) and the ratio is th
 on however many cores there are; the floor on one.
 
 Beside them, the **engine**: the chain's own pool and block building (``ChainBackend``, in this process,
-no HTTP) on the same kind of transactions, against the same floor — where the chain is faster or slower
-than py-evm's own block building, before any process or socket is involved.
+no HTTP, hashing as ``chain serve`` does: py-evm on eth-hash's C keccak) on the same kind of transactions,
+against the same floor — where the chain is faster or slower than py-evm's own block building before any
+process or socket is involved — and the floor once more on the C keccak, to show what that choice alone
+is worth. The floor itself is py-evm as installed (eth-hash picks pycryptodome when both are there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -421,18 +424,42 @@ def _engine_figures(h: Harness, *, quick: bool) -> dict[str, Any]:
                                                 "gas": BARE_GAS, "type": 2, **fees}, key).raw_transaction)
                 for n in range(per_sender)]  # fmt: skip
         bare.append([Tx(raw, raw, account.address_bytes, n, BARE_GAS) for n, raw in enumerate(raws)])
-    result: dict[str, Any] = {"transactions": senders * per_sender}
+    from ..node.chain.backend import FAST_KECCAK, py_evm_keccak
+
+    fast = _loads(FAST_KECCAK)
+    result: dict[str, Any] = {"transactions": senders * per_sender, "keccak": FAST_KECCAK if fast else "default"}
     for name, txs, is_composite in (("composite", interleave(composite), True), ("bare", interleave(bare), False)):
-        ratios, rates, floors = [], [], []
-        engine_seconds(txs[: len(txs) // 4], composite=is_composite, accounts=accounts)  # warm-up
+        ratios, rates, floors, fast_floors = [], [], [], []
+
+        def engine(txs: list[Tx] = txs, is_composite: bool = is_composite) -> float:
+            # as `chainplug chain serve` runs it: py-evm on the C keccak when installed
+            with py_evm_keccak(FAST_KECCAK) if fast else contextlib.nullcontext():
+                return engine_seconds(txs, composite=is_composite, accounts=accounts)
+
+        engine()  # warm-up
         for round_index in range(rounds):
             h.say(f"node: engine, {name}, round {round_index + 1}/{rounds}")
             before = floor_seconds(txs)
-            engine = engine_seconds(txs, composite=is_composite, accounts=accounts)
+            seconds = engine()
             floor = (before + floor_seconds(txs)) / 2
-            ratios.append(floor / engine)
-            rates.append(len(txs) / engine)
+            ratios.append(floor / seconds)
+            rates.append(len(txs) / seconds)
             floors.append(len(txs) / floor)
+            if fast:
+                with py_evm_keccak(FAST_KECCAK):
+                    fast_floors.append(len(txs) / floor_seconds(txs))
         result[name] = {"per_s": statistics.median(rates), "floor_per_s": statistics.median(floors),
                         "ratio": statistics.median(ratios)}  # fmt: skip
+        if fast_floors:
+            result[name]["floor_fast_keccak_per_s"] = statistics.median(fast_floors)
     return result
+
+
+def _loads(backend: str) -> bool:
+    from eth_hash.utils import load_backend
+
+    try:
+        load_backend(backend)
+    except ImportError:
+        return False
+    return True

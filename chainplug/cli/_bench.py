@@ -133,6 +133,10 @@ def _figures(r: Any) -> list[str]:
 
 def _node_lines(backend: str, nd: dict[str, Any]) -> list[str]:
     composite, bare, engine = nd["composite"], nd["bare"], nd["engine"]
+    fast = ""
+    if "floor_fast_keccak_per_s" in engine["bare"]:
+        rates = [engine[path]["floor_fast_keccak_per_s"] for path in ("composite", "bare")]
+        fast = f"; py-evm alone on the {engine['keccak']} keccak: {rates[0]:,.0f} / {rates[1]:,.0f} tx/s"
 
     def cpu(path: dict[str, Any]) -> str:
         runs = path["runs"]
@@ -151,7 +155,7 @@ def _node_lines(backend: str, nd: dict[str, Any]) -> list[str]:
         f"tx/s = {bare['ratio']:.2f} x; CPU ms/tx: {cpu(bare)}",
         f"    chain engine in process (pool and block building, no HTTP): composite {engine['composite']['per_s']:,.0f}"
         f" tx/s = {engine['composite']['ratio']:.2f} x, bare {engine['bare']['per_s']:,.0f} tx/s = "
-        f"{engine['bare']['ratio']:.2f} x py-evm's own block building",
+        f"{engine['bare']['ratio']:.2f} x py-evm's own block building{fast}",
     ]
 
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +47,16 @@ from eth.chains.base import MiningChain
 from eth.constants import ZERO_ADDRESS
 from eth.db.atomic import AtomicDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
+from eth.vm.forks.berlin.transactions import TypedTransaction
+from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK
 from eth_account import Account
 from eth_typing import Address as EvmAddress
 from eth_typing import BlockNumber
 from eth_typing import Hash32 as EvmHash32
 from eth_utils.exceptions import ValidationError
 
+from ...crypto.keccak import keccak256
 from ...crypto.pqc import PQCBackend
 from ...envelope import Envelope, decode_envelope
 from ...envelope.fees import default_fees
@@ -115,6 +120,21 @@ class AlreadyKnown(ValueError):
     """The transaction is already pending, queued or mined (geth: "already known")."""
 
 
+class _RunningHeader:
+    """The header of the block being built as py-evm's transaction checks and receipts read it: the base
+    header's fields with the gas used so far. (py-evm copies the header - an rlp deep copy - twice per
+    transaction to carry these; here they are counted, and the header is made once, when needed.)"""
+
+    __slots__ = ("base", "gas_used")
+
+    def __init__(self, base: BlockHeaderAPI, gas_used: int) -> None:
+        self.base = base
+        self.gas_used = gas_used
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+
 @dataclass
 class _Building:
     """The block being built: its transactions executed in order on one VM's live state."""
@@ -122,15 +142,26 @@ class _Building:
     base: BlockHeaderAPI
     """``chain.header`` when this block was opened (its parent is the head)."""
     vm: VirtualMachineAPI
-    header: BlockHeaderAPI
-    """``base`` with the gas used, bloom and blob gas of the transactions so far."""
     transactions: list[SignedTransactionAPI] = field(default_factory=list)
     receipts: list[ReceiptAPI] = field(default_factory=list)
     index: dict[bytes, int] = field(default_factory=dict)
+    gas_used: int = 0
+    bloom: int = 0
+    blob_gas_used: int = 0
+    header_made: BlockHeaderAPI | None = None
     state_header: BlockHeaderAPI | None = None
     """``header`` with the state root after every transaction so far (made on demand, for reads)."""
     view: BlockAPI | None = None
     """The pending block as a block object (made on demand, for eth_getBlockByNumber("pending"))."""
+
+    @property
+    def header(self) -> BlockHeaderAPI:
+        """``base`` with the gas used, bloom and blob gas of the transactions so far."""
+        if self.header_made is None:
+            self.header_made = self.base.copy(
+                gas_used=self.gas_used, bloom=self.bloom, blob_gas_used=self.blob_gas_used
+            )
+        return self.header_made
 
 
 def _max_cost(transaction: SignedTransactionAPI) -> int:
@@ -219,22 +250,23 @@ class ChainBackend:
                 LOG.warning("the head moved under the block being built: %d transactions dropped",
                             len(building.transactions))  # fmt: skip
             header = self.chain.header
-            building = self._building = _Building(header, self.chain.get_vm(header), header)
+            building = self._building = _Building(header, self.chain.get_vm(header))
         return building
 
     def _execute(self, building: _Building, transaction: SignedTransactionAPI, *, rebuild: bool = True) -> None:
         """Apply ``transaction`` to the block being built (all of py-evm's validity and the upgraded
         rules), or raise with the state untouched."""
         vm, state = building.vm, building.vm.state
+        running: Any = _RunningHeader(building.base, building.gas_used)
         # VM.apply_transaction, with its validation first and on its own: everything that can refuse a
         # transaction refuses it here, before the state is touched (py-evm's lock_changes makes a
         # snapshot taken before it impossible to roll back to).
-        vm.validate_transaction_against_header(building.header, transaction)
+        vm.validate_transaction_against_header(running, transaction)
         state.validate_transaction(transaction)
         try:
             state.lock_changes()
             computation = state.apply_transaction(transaction)  # validates again: cheap, the sender is known
-            receipt = vm.make_receipt(building.header, transaction, computation, state)
+            receipt = vm.make_receipt(running, transaction, computation, state)
             vm.validate_receipt(receipt)
         except Exception:
             # Not a refusal (those raised above): a fault in the middle of execution. The block being built
@@ -243,8 +275,11 @@ class ChainBackend:
             if rebuild:
                 self._rebuild(building)
             raise
-        header = vm.add_receipt_to_header(building.header, receipt)
-        building.header = vm.increment_blob_gas_used(header, transaction)
+        # VM.add_receipt_to_header and increment_blob_gas_used, counted
+        building.gas_used = receipt.gas_used
+        building.bloom |= int(receipt.bloom)
+        building.blob_gas_used += get_total_blob_gas(transaction)
+        building.header_made = None
         building.index[bytes(transaction.hash)] = len(building.transactions)
         building.transactions.append(transaction)
         building.receipts.append(receipt)
@@ -262,7 +297,9 @@ class ChainBackend:
                 LOG.warning("dropped 0x%s while rebuilding the pending block: %s", bytes(transaction.hash).hex(), exc)
 
     def _fits(self, building: _Building, transaction: SignedTransactionAPI) -> bool:
-        return int(building.header.gas_used) + int(transaction.gas) <= int(building.header.gas_limit)
+        if building.blob_gas_used + get_total_blob_gas(transaction) > MAX_BLOB_GAS_PER_BLOCK:
+            return False  # checked only when a whole block is validated: a blob transaction waits instead
+        return building.gas_used + int(transaction.gas) <= int(building.base.gas_limit)
 
     def _admit_to_queue(self, building: _Building, transaction: SignedTransactionAPI) -> None:
         """The checks a queued transaction must pass now; the full ones run when it is executed."""
@@ -321,6 +358,9 @@ class ChainBackend:
 
     def _decode(self, raw: bytes) -> SignedTransactionAPI:
         transaction: SignedTransactionAPI = self._decoder.decode(raw)
+        if isinstance(transaction, TypedTransaction):
+            # Its hash is keccak256 of these bytes: computed here (libkeccak), not by py-evm re-encoding them.
+            transaction.__dict__["hash"] = keccak256(raw)
         return transaction
 
     def send_raw(self, raw: bytes) -> Hash32:
@@ -336,10 +376,10 @@ class ChainBackend:
         if transaction.gas < transaction.intrinsic_gas:  # geth's wording; py-evm would say "negative gas"
             raise ValidationError(f"intrinsic gas too low: have {transaction.gas}, want {transaction.intrinsic_gas}")
         building = self._current()
-        if transaction.gas > building.header.gas_limit:
+        if transaction.gas > building.base.gas_limit:
             raise ValidationError(
                 f"Transaction exceeds gas limit: using {transaction.gas}, bringing total to "
-                f"{transaction.gas}, but limit is {building.header.gas_limit}"
+                f"{transaction.gas}, but limit is {building.base.gas_limit}"
             )
         if not self._queue and self._fits(building, transaction):
             self._execute(building, transaction)
@@ -512,7 +552,7 @@ class ChainBackend:
         key = bytes(tx_hash)
         building = self._current()
         position = building.index.get(key)
-        base_fee = int(building.header.base_fee_per_gas or 0)
+        base_fee = int(building.base.base_fee_per_gas or 0)
         if position is not None:
             return TxLocation(building.transactions[position], None, position, True, base_fee)
         queued = self._queue.get(key)
@@ -545,6 +585,44 @@ class ChainBackend:
     def queued(self) -> int:
         """Transactions waiting for room in a later block."""
         return len(self._queue)
+
+
+FAST_KECCAK = "pysha3"
+"""eth-hash's C backend (safe-pysha3, declared through eth-hash[pysha3])."""
+
+
+def use_fast_keccak() -> str | None:
+    """Make py-evm hash with safe-pysha3 in this whole process; the name of the backend, None if it is not
+    installed. eth-hash picks pycryptodome first when both are installed (chainplug installs pycryptodome
+    for scrypt): its per-call overhead makes hashing a third of py-evm's time for a block of transfers.
+    ``chainplug chain serve`` calls this at start."""
+    try:
+        _select_keccak(FAST_KECCAK)
+    except ImportError:
+        return None
+    return FAST_KECCAK
+
+
+@contextmanager
+def py_evm_keccak(name: str) -> Iterator[None]:
+    """py-evm hashes with eth-hash backend ``name`` for the duration (the benchmark compares them)."""
+    from eth_hash.auto import keccak
+
+    before = keccak.hasher, keccak.preimage
+    _select_keccak(name)
+    try:
+        yield
+    finally:
+        keccak.hasher, keccak.preimage = before
+
+
+def _select_keccak(name: str) -> None:
+    from eth_hash.auto import keccak
+    from eth_hash.utils import load_backend
+
+    backend = load_backend(name)
+    # Keccak256 calls self.hasher / self.preimage (replaced this way after its own first call too).
+    keccak.hasher, keccak.preimage = backend.keccak256, backend.preimage
 
 
 def _receipt_infos(block: BlockAPI, receipts: Any) -> list[ReceiptInfo]:
