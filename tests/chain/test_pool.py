@@ -57,6 +57,26 @@ def test_transactions_wait_in_the_block_being_built_until_it_is_sealed() -> None
         backend.send_raw(transfer(KEYS[1], 2))
 
 
+def test_reads_at_pending_see_every_transaction_so_far() -> None:
+    backend = manual_chain()
+    recipient = bytes.fromhex(RECIPIENT[2:])
+
+    def pending_balance() -> int:
+        header = backend.state_header("pending")
+        assert header is not None
+        return int(backend.chain.get_vm(header).state.get_balance(recipient))
+
+    backend.send_raw(transfer(KEYS[0], 0))
+    backend.send_raw(transfer(KEYS[1], 0))
+    assert pending_balance() == 2  # the pending state is made (persisted) on demand
+    backend.send_raw(transfer(KEYS[0], 1))  # ... and the block goes on from there
+    assert pending_balance() == 3
+    backend.mine()
+    latest = backend.state_header("latest")
+    assert latest is not None and backend.chain.get_vm(latest).state.get_balance(recipient) == 3
+    assert pending_balance() == 3
+
+
 def test_refusals_are_the_answer_to_the_submission() -> None:
     backend = manual_chain()
     backend.send_raw(transfer(KEYS[0], 0))
