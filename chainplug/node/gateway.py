@@ -20,6 +20,7 @@ state); the chain id is read once at start.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -49,6 +50,7 @@ from .admission import AdmissionHook, NodeVersion, Verdict, rejected
 from .sidecars import SidecarStore
 from .upstream import RegistryMiss, UpstreamView
 
+LOG = logging.getLogger(__name__)
 LIMITS = Limits(max_body_bytes=4 * MAX_ENVELOPE_BYTES, max_string=2 * MAX_ENVELOPE_BYTES + 2)
 """Room for a small batch of full-size envelopes; no string longer than one hex envelope."""
 MAX_REGISTRY_ATTEMPTS = 4
@@ -99,11 +101,14 @@ class _Submissions:
                 try:
                     answer = await self._client.post(documents[0] if len(documents) == 1 else documents,
                                                      method=str(batch[0][0].get("method")))  # fmt: skip
-                except RpcCallError as exc:
-                    error = RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}")
+                except Exception as exc:  # every caller gets an answer, whatever happened
+                    message = exc.message if isinstance(exc, RpcCallError) else type(exc).__name__
+                    error = RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {message}")
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(error)
+                    if not isinstance(exc, RpcCallError):
+                        LOG.exception("forwarding %d submissions failed", len(batch))
                     continue
                 answers = answer if isinstance(answer, list) else [answer]
                 by_id = {item.get("id"): item for item in answers if isinstance(item, dict)}

@@ -348,7 +348,7 @@ class ChainBackend:
             self._unqueue(transaction)
             try:
                 self._execute(building, transaction)
-            except ValidationError as exc:
+            except Exception as exc:  # invalid now (or a fault executing it): never the block's problem
                 self.dropped += 1
                 self.sidecars.discard(bytes(transaction.hash))
                 LOG.warning("dropped queued transaction 0x%s from 0x%s: %s", bytes(transaction.hash).hex(),

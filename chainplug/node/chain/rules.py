@@ -93,7 +93,7 @@ class ChainRules:
     """ML-DSA-87 public keys seen in full-key envelopes and PQC-only transactions, by key id (the
     registry stores only the commitment; key-id envelopes are checked against these)."""
     _entries: OrderedDict[tuple[bytes, bytes, bytes], RegistryEntry] = field(default_factory=OrderedDict, repr=False)
-    _versions: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict, repr=False)
+    _versions: OrderedDict[tuple[bytes, bytes], bytes] = field(default_factory=OrderedDict, repr=False)
     _parent_state: ParentStateRegistry = field(init=False, repr=False)
     verifier: UpgradedVerifier = field(init=False, repr=False)
 
@@ -111,13 +111,14 @@ class ChainRules:
         """``read(account)``, cached: an entry read at one parent is reused at every parent whose registry
         has the same ``version()`` — what identifies the registry's content there (asked once per parent;
         without it, the parent hash: a mined block's state never changes)."""
-        parent = bytes(parent_hash)
-        content = self._versions.get(parent)
+        registry = bytes(self.registry_address or b"")
+        at = (bytes(parent_hash), registry)
+        content = self._versions.get(at)
         if content is None:
-            content = self._versions[parent] = version() if version is not None else b"parent:" + parent
+            content = self._versions[at] = version() if version is not None else b"parent:" + at[0]
             if len(self._versions) > self._CACHE_SIZE:
                 self._versions.popitem(last=False)
-        key = (content, bytes(self.registry_address or b""), bytes(account))
+        key = (content, registry, bytes(account))
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = read(account)

@@ -296,7 +296,8 @@ class ChainServer:
             self._submitted.labels(method=method, result="invalid").inc()
             raise RpcError(SERVER_ERROR, str(exc) or type(exc).__name__) from exc
         self._submitted.labels(method=method, result="accepted").inc()
-        self._height.set(self.backend.head.block_number)
+        if self.backend.automine:  # otherwise only mining moves the head (and sets the gauge)
+            self._height.set(self.backend.head.block_number)
         return wire.hexdata(tx_hash)
 
     def _sign_dev(self, request: queries.CallRequest) -> bytes:
