@@ -189,16 +189,18 @@ def test_many_transactions_cost_one_registry_read_per_sender_and_go_upstream_tog
         async with network(max_age=3600.0) as net:
             forwarded: list[Any] = []
             post = net.view.client.post
-            waiting = net.gateway._submissions._waiting
+            submissions = net.gateway._submissions
 
             async def held(document: Any, **options: Any) -> Any:
                 if isinstance(document, dict) and document.get("method") == "chainplug_sendEnvelope" and not forwarded:
                     # The first submission's request is held until every other sender's first one waits
                     # behind it (a condition, not a delay): they must then go upstream as one batch.
                     for _ in range(6000):  # up to a minute on a very loaded machine
-                        if len(waiting) == len(CROWD) - 1:
+                        if len(submissions._waiting) == len(CROWD) - 1:
                             break
                         await asyncio.sleep(0.01)
+                    else:
+                        raise AssertionError("the other senders' submissions never queued behind the first")
                 if isinstance(document, list) or document.get("method") == "chainplug_sendEnvelope":
                     forwarded.append(document)
                 return await post(document, **options)
@@ -212,10 +214,10 @@ def test_many_transactions_cost_one_registry_read_per_sender_and_go_upstream_tog
             await asyncio.gather(*(sender(who) for who in CROWD))
             assert net.view.entry_reads == len(CROWD) and net.view.head_reads == 1
             assert isinstance(forwarded[1], list) and len(forwarded[1]) == len(CROWD) - 1
-            submissions = 5 * len(CROWD)
-            assert sum(len(d) if isinstance(d, list) else 1 for d in forwarded) == submissions
+            sent = 5 * len(CROWD)
+            assert sum(len(d) if isinstance(d, list) else 1 for d in forwarded) == sent
             net.backend.mine()
             block = net.backend.chain.get_canonical_block_by_number(net.backend.head.block_number)
-            assert len(block.transactions) == submissions  # every sender's nonces in order
+            assert len(block.transactions) == sent  # every sender's nonces in order
 
     run(scenario)
