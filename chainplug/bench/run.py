@@ -16,10 +16,11 @@ from .envelope import envelope_ratios, sizes
 from .harness import Harness, Ratio, Timing
 from .keystore import UNLOCK_KEYS, UNLOCK_ROUNDS, keystore_figures
 from .migration import migration_figures
+from .node import node_figures
 from .primitives import MLDSA_KEYGEN, MLKEM_DECAPS, Workload, primitive_ops
 from .throughput import validator_throughput
 
-SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration")
+SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration", "node")
 
 
 @dataclass
@@ -117,6 +118,8 @@ def run_backend(
             result.figures["migration"] = migration_figures(
                 prims[MLDSA_KEYGEN], keys=keys, rounds=rounds, backend=name, say=h.say
             )
+        if "node" in sections:
+            result.figures["node"] = node_figures(h, quick=quick)
     return result
 
 

@@ -27,7 +27,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="PQC backends to measure, each against its own floor (default: the one in use; "
                             "all: every backend that loads, side by side)")  # fmt: skip
     bench.add_argument("--only", default=None, metavar="SECTION[,SECTION]",
-                       help="measure only these of: primitives, envelope, throughput, keystore, migration")  # fmt: skip
+                       help="measure only these of: primitives, envelope, throughput, keystore, migration, node "
+                            "(the node path end to end: chain and gateway processes, a few minutes)")  # fmt: skip
     bench.set_defaults(handler=_bench)
 
 
@@ -105,7 +106,7 @@ def render(report: Any) -> str:
 
 def _figures(r: Any) -> list[str]:
     lines: list[str] = []
-    tp, ks, mg = (r.figures.get(k) for k in ("validator_throughput", "keystore_unlock", "migration"))
+    tp, ks, mg, nd = (r.figures.get(k) for k in ("validator_throughput", "keystore_unlock", "migration", "node"))
     if tp:
         lines.append(f"[{r.backend}] validator throughput (verifications/s): "
                      + ", ".join(f"{p} proc {rate:,.0f}" for p, rate in tp["verifications_per_s"].items())
@@ -125,7 +126,37 @@ def _figures(r: Any) -> list[str]:
                      f"{mg['ratio_to_primitives']:.2f} x the primitives (target <= {mg['target_ratio']}); one "
                      f"commit per key {mg['per_key']['keys_per_s']:.0f} keys/s, "
                      f"{mg['per_key']['syncs_per_key']:.2f} syncs/key")  # fmt: skip
+    if nd:
+        lines += _node_lines(r.backend, nd)
     return lines
+
+
+def _node_lines(backend: str, nd: dict[str, Any]) -> list[str]:
+    composite, bare, engine = nd["composite"], nd["bare"], nd["engine"]
+    fast = ""
+    if "floor_fast_keccak_per_s" in engine["bare"]:
+        rates = [engine[path]["floor_fast_keccak_per_s"] for path in ("composite", "bare")]
+        fast = f"; py-evm alone on the {engine['keccak']} keccak: {rates[0]:,.0f} / {rates[1]:,.0f} tx/s"
+
+    def cpu(path: dict[str, Any]) -> str:
+        runs = path["runs"]
+        names = sorted({name for run in runs for name in run["cpu_ms_per_tx"]})
+        return ", ".join(f"{name} {sum(run['cpu_ms_per_tx'].get(name, 0) for run in runs) / len(runs):.2f}"
+                         for name in names)  # fmt: skip
+
+    mark = "ok" if composite["ratio"] >= nd["target_ratio"] else "MISS"
+    return [
+        f"[{backend}] node path ({nd['rounds']} round(s), {nd['senders']} senders x {nd['per_sender']} transfers, "
+        f"block time {nd['block_time_s']:g} s), accepted and mined:",
+        f"    composite via the upgraded gateway {composite['mined_per_s']:,.0f} tx/s vs floor "
+        f"{composite['floor_per_s']:,.0f} tx/s = {composite['ratio']:.2f} x (target >= {nd['target_ratio']}) {mark};"
+        f" CPU ms/tx: {cpu(composite)}",
+        f"    bare raw transactions to the chain {bare['mined_per_s']:,.0f} tx/s vs floor {bare['floor_per_s']:,.0f} "
+        f"tx/s = {bare['ratio']:.2f} x; CPU ms/tx: {cpu(bare)}",
+        f"    chain engine in process (pool and block building, no HTTP): composite {engine['composite']['per_s']:,.0f}"
+        f" tx/s = {engine['composite']['ratio']:.2f} x, bare {engine['bare']['per_s']:,.0f} tx/s = "
+        f"{engine['bare']['ratio']:.2f} x py-evm's own block building{fast}",
+    ]
 
 
 def _us(seconds: float, digits: int = 1) -> str:

@@ -64,8 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
     from eth_utils.address import to_checksum_address
 
     from ..node.chain.accounts import DEV_MNEMONIC
-    from ..node.chain.backend import ChainBackend
+    from ..node.chain.backend import ChainBackend, use_fast_keccak
     from ..node.chain.server import ChainServer
+
+    use_fast_keccak()  # py-evm's hashing on the C keccak (see there): this process runs only the chain
 
     backend = ChainBackend(
         chain_id=args.chain_id,

@@ -55,25 +55,34 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _gateway(args: argparse.Namespace) -> int:
-    from web3 import Web3
-
     from ..node.admission import AdmissionHook, NodeVersion
     from ..node.gateway import Gateway
-    from ..registry import ChainRegistry, KeyRegistryContract
+    from ..node.upstream import UpstreamView
+    from ..rpc import AsyncRpcClient, RpcCallError, RpcClient
 
-    w3 = Web3(Web3.HTTPProvider(args.upstream, request_kwargs={"timeout": 30}))
-    if not w3.is_connected():
-        raise ConfigError(f"upstream node {args.upstream} is not reachable")
-    chain_id = w3.eth.chain_id
-    registry = None
+    try:  # the chain id never changes: read once, here
+        chain_id = int(RpcClient(args.upstream, timeout=30).call("eth_chainId"), 16)
+    except (RpcCallError, TypeError, ValueError) as exc:
+        raise ConfigError(f"upstream node {args.upstream} is not reachable: {exc}") from None
+    view = None
     if args.node_version == NodeVersion.UPGRADED:
         if not args.registry:
             raise ConfigError("--version upgraded needs --registry ADDRESS (the KeyRegistry the policy reads)")
-        registry = ChainRegistry(KeyRegistryContract(w3, args.registry))
-    hook = AdmissionHook(args.node_version, registry, activation_block=args.activation_block, chain_id=chain_id)
-    gateway = Gateway(args.upstream, hook, block_source=lambda: w3.eth.block_number)
+        view = UpstreamView(AsyncRpcClient(args.upstream, timeout=30), _registry_address(args.registry))
+    hook = AdmissionHook(args.node_version, view, activation_block=args.activation_block, chain_id=chain_id)
+    gateway = Gateway(args.upstream, hook, view=view)
     info = {"service": "gateway", "version": args.node_version, "upstream": args.upstream, "chain_id": chain_id}
     return serve(gateway.app(), args.listen, info, as_json=args.json)
+
+
+def _registry_address(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x").removeprefix("0X"))
+    except ValueError:
+        value = b""
+    if len(value) != 20:
+        raise ConfigError(f"--registry must be a 0x-prefixed 20-byte address, got {text!r}")
+    return value
 
 
 def _validator_run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 import rlp
 from eth.abc import ReceiptAPI, SetCodeAuthorizationAPI, SignedTransactionAPI, StateAPI, TransactionDecoderAPI
-from eth.constants import ZERO_ADDRESS
+from eth.constants import CREATE_CONTRACT_ADDRESS, ZERO_ADDRESS
 from eth.rlp.logs import Log
 from eth.rlp.receipts import Receipt
 from eth.rlp.sedes import address as address_sedes
@@ -50,6 +50,7 @@ from ...envelope.decode import decode_pqc_transaction
 from ...envelope.fields import WireField, payload_fields, wire_fields
 from ...envelope.pqc_tx import PqcOnlyTransaction, PqcTransaction, verify_pqc_signature
 from ...errors import ChainplugError, RegistryError
+from ...registry.artifact import load_artifact
 from ...types import AccountState, Address, Hash32, KeyId
 from ...verify import UNREGISTERED, RegistryEntry
 from .rules import ChainRules, PqcRuleViolation
@@ -273,6 +274,49 @@ def read_registry_entry(state: StateAPI, registry: Address, account: Address) ->
     return RegistryEntry(state_value, KeyId(bytes(key_id)) if any(key_id) else None)
 
 
+def registry_version(state: StateAPI, registry: Address | None, parent_hash: Hash32) -> bytes:
+    """What identifies the registry's answers on ``state`` (the state after block ``parent_hash``).
+
+    For the committed KeyRegistry's code, ``entry(account)`` reads the contract's own storage and
+    nothing else, so its storage root (with the code hash) identifies every answer: two parents with the
+    same registry storage give the same entries, and the rules' cache carries them over from block to
+    block until a registry transaction changes the storage. For any other code at the address (or none),
+    the parent block itself is the identity: nothing is carried over.
+    """
+    if registry is None:
+        return b"no-registry"
+    evm_registry = EvmAddress(registry)
+    code_hash = bytes(state.get_code_hash(evm_registry))
+    if code_hash == keyregistry_code_hash(state):
+        # NOTE: py-evm exposes no public storage-root read; the account's own field, via AccountDB.
+        storage_root = getattr(getattr(state, "_account_db", None), "_get_storage_root", None)
+        if storage_root is not None:
+            return b"keyregistry:" + bytes(registry) + code_hash + bytes(storage_root(evm_registry))
+    return b"parent:" + bytes(parent_hash)
+
+
+_RUNTIME_CODE_HASH: list[bytes] = []
+
+
+def keyregistry_code_hash(state: StateAPI) -> bytes:
+    """keccak256 of the runtime code the committed KeyRegistry artifact deploys: its init code run once,
+    in a throw-away snapshot of ``state``."""
+    if not _RUNTIME_CODE_HASH:
+        init_code = bytes.fromhex(load_artifact()["bytecode"].removeprefix("0x"))
+        snapshot = state.snapshot()
+        try:
+            message = Message(gas=REGISTRY_READ_GAS * 10, to=CREATE_CONTRACT_ADDRESS, sender=ZERO_ADDRESS, value=0,
+                              data=b"", code=init_code, create_address=EvmAddress(bytes(20)))  # fmt: skip
+            context = state.get_transaction_context_class()(gas_price=0, origin=ZERO_ADDRESS)
+            computation = state.computation_class.apply_create_message(state, message, context)
+        finally:
+            state.revert(snapshot)
+        if computation.is_error:
+            raise RegistryError("the committed KeyRegistry artifact does not deploy")
+        _RUNTIME_CODE_HASH.append(keccak256(bytes(computation.output)))
+    return _RUNTIME_CODE_HASH[0]
+
+
 class UpgradedPragueVM(PragueVM):
     """Prague + the chainplug rules. Configure with ``UpgradedPragueVM.configure(rules=ChainRules(...))``."""
 
@@ -286,31 +330,51 @@ class UpgradedPragueVM(PragueVM):
         rules = self.rules
         if rules is None:
             return
-        parent = self.chaindb.get_block_header_by_hash(base_header.parent_hash)
+        parent_hash = Hash32(base_header.parent_hash)
         parent_state: list[StateAPI] = []
+
+        def state() -> StateAPI:
+            if not parent_state:  # built on first use only: most checks hit the cache
+                parent = self.chaindb.get_block_header_by_hash(EvmHash32(parent_hash))
+                parent_state.append(self.build_state(self.chaindb.db, parent, self.chain_context))
+            return parent_state[0]
 
         def load(account: Address) -> RegistryEntry:
             if rules.registry_address is None:
                 return UNREGISTERED
-            if not parent_state:  # built on first use only: most checks hit the cache
-                parent_state.append(self.build_state(self.chaindb.db, parent, self.chain_context))
-            return read_registry_entry(parent_state[0], rules.registry_address, account)
+            return read_registry_entry(state(), rules.registry_address, account)
+
+        def version() -> bytes:
+            return registry_version(state(), rules.registry_address, parent_hash)
 
         def read(account: Address) -> RegistryEntry:
-            return rules.cached_entry(Hash32(parent.hash), account, load)
+            return rules.cached_entry(parent_hash, account, load, version)
 
         if transaction.type_id == TX_TYPE_PQC_ONLY:
             inner = _pqc_inner(transaction)
             rules.check_pqc_only(inner.pqc, base_header.block_number, read)
             inner.__dict__["_signature_ok"] = True  # the rules verified it: py-evm's own check need not again
         else:
-            rules.check_classical(
+            sender = rules.check_classical(
                 transaction.encode(),  # py-evm keeps the bytes it decoded: no re-encoding
                 Hash32(transaction.hash),
-                Address(transaction.sender),
+                lambda: Address(transaction.sender),
                 base_header.block_number,
                 read,
             )
+            if sender is not None:
+                _set_sender(transaction, sender)
+
+
+def _set_sender(transaction: SignedTransactionAPI, sender: Address) -> None:
+    """Give py-evm the sender the rules' verifier recovered from these same bytes (libsecp256k1 directly,
+    once), so py-evm's own recovery through eth-keys does not run again for its nonce and balance checks.
+
+    # NOTE: SignedTransactionMethods.sender is a cached_property (kept in the instance __dict__); the
+    # verifier decoded the bytes py-evm decoded (``transaction.encode()`` is py-evm's received bytes, or
+    # the sidecar stored under their hash), so the two recoveries cannot differ.
+    """
+    transaction.__dict__.setdefault("sender", EvmAddress(sender))
 
 
 def _pqc_inner(transaction: SignedTransactionAPI) -> EvmPqcOnlyTransaction:

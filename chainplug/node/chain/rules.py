@@ -93,6 +93,7 @@ class ChainRules:
     """ML-DSA-87 public keys seen in full-key envelopes and PQC-only transactions, by key id (the
     registry stores only the commitment; key-id envelopes are checked against these)."""
     _entries: OrderedDict[tuple[bytes, bytes, bytes], RegistryEntry] = field(default_factory=OrderedDict, repr=False)
+    _versions: OrderedDict[tuple[bytes, bytes], bytes] = field(default_factory=OrderedDict, repr=False)
     _parent_state: ParentStateRegistry = field(init=False, repr=False)
     verifier: UpgradedVerifier = field(init=False, repr=False)
 
@@ -104,9 +105,20 @@ class ChainRules:
             self._parent_state, activation_block=self.activation_block, chain_id=self.chain_id, backend=self.backend
         )
 
-    def cached_entry(self, parent_hash: Hash32, account: Address, read: RegistryReader) -> RegistryEntry:
-        """``read(account)``, cached per (parent block, account): a mined block's state never changes."""
-        key = (bytes(parent_hash), bytes(self.registry_address or b""), bytes(account))
+    def cached_entry(
+        self, parent_hash: Hash32, account: Address, read: RegistryReader, version: Callable[[], bytes] | None = None
+    ) -> RegistryEntry:
+        """``read(account)``, cached: an entry read at one parent is reused at every parent whose registry
+        has the same ``version()`` — what identifies the registry's content there (asked once per parent;
+        without it, the parent hash: a mined block's state never changes)."""
+        registry = bytes(self.registry_address or b"")
+        at = (bytes(parent_hash), registry)
+        content = self._versions.get(at)
+        if content is None:
+            content = self._versions[at] = version() if version is not None else b"parent:" + at[0]
+            if len(self._versions) > self._CACHE_SIZE:
+                self._versions.popitem(last=False)
+        key = (content, registry, bytes(account))
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = read(account)
@@ -125,24 +137,30 @@ class ChainRules:
         self.public_keys[bytes(tx.key_id)] = tx.public_key
 
     def check_classical(
-        self, raw: bytes, tx_hash: Hash32, sender: Address, inclusion_block: int, read: RegistryReader
-    ) -> None:
+        self, raw: bytes, tx_hash: Hash32, sender: Callable[[], Address], inclusion_block: int, read: RegistryReader
+    ) -> Address | None:
         """Raise :class:`PqcRuleViolation` unless the classical transaction ``raw`` (with its sidecar,
-        if the chain has one) may be included in block ``inclusion_block``."""
+        if the chain has one) may be included in block ``inclusion_block``. Returns the sender the
+        verifier recovered from ``raw`` (None for a transaction type it does not read: ``sender()`` then
+        gives it, the caller's own way)."""
         sidecar = self.sidecars.get(tx_hash)
         try:
             try:
                 with self._parent_state.reading(read):
-                    self.verifier.verify(sidecar if sidecar is not None else raw, inclusion_block=inclusion_block)
+                    verified = self.verifier.verify(
+                        sidecar if sidecar is not None else raw, inclusion_block=inclusion_block
+                    )
             except UnsupportedEnvelope:
                 # EIP-2930, blob, set-code or pre-EIP-155 transactions cannot carry a PQC part: stock
                 # rules for CLASSICAL senders, invalid for every registered one.
-                state = read(sender).state
+                state = read(sender()).state
                 if state != AccountState.CLASSICAL:
                     raise PolicyRejected(
                         f"sender is {state.name}: only EIP-1559 or EIP-155 transactions with a PQC sidecar "
                         "(or PQC-only transactions) are valid",
                         reason=Reason.UNSUPPORTED_TX_TYPE,
                     ) from None
+                return None
         except ChainplugError as exc:
             raise PqcRuleViolation(exc) from exc
+        return verified.sender

@@ -115,7 +115,7 @@ class ChainServer:
                 wire.data(wire.param(p, 0), "block hash", size=32), wire.flag(p, 1)
             ),
             "eth_getBalance": lambda p: wire.qty(self._state(p, 1).get_balance(wire.address(wire.param(p, 0)))),
-            "eth_getTransactionCount": lambda p: wire.qty(self._state(p, 1).get_nonce(wire.address(wire.param(p, 0)))),
+            "eth_getTransactionCount": self._transaction_count,
             "eth_getCode": lambda p: wire.hexdata(self._state(p, 1).get_code(wire.address(wire.param(p, 0)))),
             "eth_getStorageAt": lambda p: wire.hexdata(
                 self._state(p, 2)
@@ -170,13 +170,17 @@ class ChainServer:
     async def _interval_miner(self, _: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
             assert self.block_time
+            loop_time = asyncio.get_running_loop().time
+            due = loop_time()
             while True:
-                await asyncio.sleep(self.block_time)
+                due += self.block_time  # on a fixed cadence: sealing a full block does not stretch the interval
+                await asyncio.sleep(max(0.0, due - loop_time()))
                 try:
                     self.backend.mine()
                 except Exception:  # keep mining: one failed block must not stop the chain
                     LOG.exception("mining a block failed")
                 self._height.set(self.backend.head.block_number)
+                due = max(due, loop_time() - self.block_time)  # after a long stall, do not mine a burst
 
         task = asyncio.create_task(loop())
         yield
@@ -220,12 +224,18 @@ class ChainServer:
         blocks = count if plain else wire.quantity(count, "blockCount")
         return queries.fee_history(self.backend, blocks, wire.block_id(wire.param(params, 1)), wire.param(params, 2))
 
+    def _transaction_count(self, params: list[Any]) -> str:
+        """The nonce at a block; at "pending", counting the sender's pending and queued transactions (geth)."""
+        address = wire.address(wire.param(params, 0))
+        if wire.block_id(wire.param(params, 1)) == "pending":
+            return wire.qty(self.backend.pending_nonce(address))
+        return wire.qty(self._state(params, 1).get_nonce(address))
+
     def _transaction(self, params: list[Any]) -> dict[str, Any] | None:
         found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))
         if found is None:
             return None
-        block = None if found.pending else found.block
-        return wire.transaction(found.transaction, block, found.index, wire.base_fee(found.block.header))
+        return wire.transaction(found.transaction, found.block, found.index, found.base_fee)
 
     def _raw_transaction(self, params: list[Any]) -> str | None:
         """The exact signed bytes (geth's eth_getRawTransactionByHash): validators need them for PQC-only txs."""
@@ -234,8 +244,8 @@ class ChainServer:
 
     def _receipt(self, params: list[Any]) -> dict[str, Any] | None:
         found = self.backend.find_transaction(Hash32(wire.data(wire.param(params, 0), "transaction hash", size=32)))
-        if found is None or found.pending:
-            return None
+        if found is None or found.block is None or found.index is None:
+            return None  # not mined yet
         info = self.backend.receipts(found.block)[found.index]
         return wire.receipt(
             info.transaction,
@@ -286,7 +296,8 @@ class ChainServer:
             self._submitted.labels(method=method, result="invalid").inc()
             raise RpcError(SERVER_ERROR, str(exc) or type(exc).__name__) from exc
         self._submitted.labels(method=method, result="accepted").inc()
-        self._height.set(self.backend.head.block_number)
+        if self.backend.automine:  # otherwise only mining moves the head (and sets the gauge)
+            self._height.set(self.backend.head.block_number)
         return wire.hexdata(tx_hash)
 
     def _sign_dev(self, request: queries.CallRequest) -> bytes:
@@ -316,4 +327,4 @@ class ChainServer:
         return bytes(Account.sign_transaction(tx, key).raw_transaction)
 
     def _nonce(self, sender: bytes) -> int:
-        return int(self.backend.chain.get_vm(self.backend.chain.header).state.get_nonce(sender))  # type: ignore[arg-type]
+        return self.backend.pending_nonce(sender)
