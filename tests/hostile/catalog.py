@@ -135,6 +135,7 @@ def chain_methods(sender: str) -> list[Method]:
         Method("eth_sendRawTransaction", (Param("data", "0x02c0"),)),
         Method("chainplug_sendEnvelope", (Param("data", "0x00"),)),
         Method("chainplug_getSidecar", (hash_,)),
+        Method("chainplug_getBlockBundle", (block,)),
         Method("eth_sendTransaction", (call_object(sender),)),
         Method("evm_mine", (Param("optional-quantity", None),), required=0),
     ]
