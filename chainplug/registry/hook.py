@@ -13,10 +13,12 @@ and again at start-up for any account whose chain entry lags (the other crash wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from ..crypto import mldsa87_key_id
 from ..envelope import CompositeAccount, PqcOnlySigner, SignedComposite
@@ -33,7 +35,10 @@ SendRaw = Callable[[bytes], str]
 
 
 class RegistryChainHook(ChainHook):
-    """Registry transitions for the accounts of one migration store."""
+    """Registry transitions for the accounts of one migration store.
+
+    The ``*_many`` steps (the engine's batch migration) sign and send every account's transaction
+    before waiting for any receipt, so a batch costs a few blocks, not one block per account."""
 
     def __init__(
         self,
@@ -52,38 +57,54 @@ class RegistryChainHook(ChainHook):
         self.submitted: list[tuple[str, str]] = []
         """(transition, tx hash) of every transaction this hook sent, for reports and tests."""
 
-    def _submit(self, address: Address, pqc_generation: int, transition: Transition) -> None:
-        classical = self.keystore.load_classical(address)
-        pqc = self.keystore.load_pqc(address, pqc_generation)
-        try:
-            signed = sign_transition(self.w3, self.contract, CompositeAccount(classical, pqc), transition)
-            tx_hash = self.send_envelope(signed)
-        finally:
-            classical.destroy()
-            pqc.destroy()
-        self._confirm(tx_hash, transition, address)
-
-    def _confirm(self, tx_hash: str, transition: Transition, address: Address) -> None:
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)  # type: ignore[arg-type]
-        if receipt["status"] != 1:
-            raise RegistryError(f"registry {transition.value} reverted for 0x{address.hex()} (tx {tx_hash})")
-        self.submitted.append((transition.value, tx_hash))
+    def _submit_many(self, accounts: Sequence[tuple[Address, int]], transition: Transition) -> None:
+        """Sign (with each account's classical key and its ``pqc_generation`` key) and send the transition
+        for every account, then wait until every one is mined."""
+        if not accounts:
+            return
+        fees = default_fees(int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0))
+        chain_id = self.w3.eth.chain_id
+        sent: list[str] = []
+        for address, pqc_generation in accounts:
+            classical = self.keystore.load_classical(address)
+            pqc = self.keystore.load_pqc(address, pqc_generation)
+            try:
+                composite = CompositeAccount(classical, pqc)
+                signed = sign_transition(self.w3, self.contract, composite, transition, chain_id=chain_id, fees=fees)
+                sent.append(self.send_envelope(signed))
+            finally:
+                classical.destroy()
+                pqc.destroy()
+        for tx_hash, _ in confirm_many(self.w3, sent, timeout=self.receipt_timeout):
+            self.submitted.append((transition.value, tx_hash))
 
     def on_hybrid(self, address: Address, pqc_public_key: bytes, generation: int) -> None:
-        entry = self.contract.entry(address)
-        if entry.state == AccountState.HYBRID and entry.key_id == mldsa87_key_id(pqc_public_key):
-            return  # already registered (a retry after a crash)
-        if entry.state != AccountState.CLASSICAL:
-            raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; cannot register a new key")
-        self._submit(address, generation, Transition.REGISTER)
+        self.on_hybrid_many([(address, pqc_public_key, generation)])
+
+    def on_hybrid_many(self, accounts: Sequence[tuple[Address, bytes, int]]) -> None:
+        todo = []
+        for address, pqc_public_key, generation in accounts:
+            entry = self.contract.entry(address)
+            if entry.state == AccountState.HYBRID and entry.key_id == mldsa87_key_id(pqc_public_key):
+                continue  # already registered (a retry after a crash)
+            if entry.state != AccountState.CLASSICAL:
+                raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; cannot register a new key")
+            todo.append((address, generation))
+        self._submit_many(todo, Transition.REGISTER)
 
     def on_finalizing(self, address: Address, generation: int) -> None:
-        entry = self.contract.entry(address)
-        if entry.state in (AccountState.FINALIZING, AccountState.PQC_ONLY):
-            return
-        if entry.state != AccountState.HYBRID:
-            raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; cannot announce finalization")
-        self._submit(address, generation, Transition.ANNOUNCE_FINALIZATION)
+        self.on_finalizing_many([(address, generation)])
+
+    def on_finalizing_many(self, accounts: Sequence[tuple[Address, int]]) -> None:
+        todo = []
+        for address, generation in accounts:
+            entry = self.contract.entry(address)
+            if entry.state in (AccountState.FINALIZING, AccountState.PQC_ONLY):
+                continue
+            if entry.state != AccountState.HYBRID:
+                raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; cannot announce finalization")
+            todo.append((address, generation))
+        self._submit_many(todo, Transition.ANNOUNCE_FINALIZATION)
 
     def on_rollback(self, address: Address, generation: int) -> None:
         entry = self.contract.entry(address)
@@ -91,30 +112,78 @@ class RegistryChainHook(ChainHook):
             return
         if entry.state != AccountState.HYBRID:
             raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; rollback needs HYBRID")
-        self._submit(address, generation - 1, Transition.ROLLBACK)
+        self._submit_many([(address, generation - 1)], Transition.ROLLBACK)
+
+
+def confirm_many(w3: Web3, tx_hashes: Sequence[str], *, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+    """Wait until every transaction is mined (polling each not yet mined); raise RegistryError if one
+    reverted or ``timeout`` passes. Returns (hash, receipt) in the order given."""
+    receipts: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        for tx_hash in tx_hashes:
+            if tx_hash in receipts:
+                continue
+            try:
+                receipt = dict(w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+            except TransactionNotFound:
+                continue
+            if receipt["status"] != 1:
+                raise RegistryError(f"registry transaction {tx_hash} reverted")
+            receipts[tx_hash] = receipt
+        if len(receipts) == len(tx_hashes):
+            return [(h, receipts[h]) for h in tx_hashes]
+        if time.monotonic() > deadline:
+            raise RegistryError(
+                f"{len(tx_hashes) - len(receipts)} registry transaction(s) not mined within {timeout:.0f} s"
+            )
+        time.sleep(0.1)
 
 
 def complete_on_chain(
     w3: Web3, contract: KeyRegistryContract, signer: PqcOnlySigner, send_raw: SendRaw, *, timeout: float = 120
 ) -> str | None:
     """FINALIZING → PQC_ONLY on chain with a PQC-only transaction; None if the chain is already there."""
-    entry = contract.entry(signer.address_bytes)
-    if entry.state == AccountState.PQC_ONLY:
-        return None
-    if entry.state != AccountState.FINALIZING:
-        raise RegistryError(f"{signer.address} is {entry.state.name} on chain; completion needs FINALIZING")
+    done = complete_on_chain_many(w3, contract, [signer], send_raw, timeout=timeout)
+    return done[0] if done else None
+
+
+def complete_on_chain_many(
+    w3: Web3,
+    contract: KeyRegistryContract,
+    signers: Sequence[PqcOnlySigner],
+    send_raw: SendRaw,
+    *,
+    timeout: float = 120,
+) -> list[str]:
+    """:func:`complete_on_chain` for many accounts: every PQC-only transaction sent before waiting for
+    any; returns the hashes of those sent (accounts already PQC_ONLY on chain are left alone)."""
+    todo = []
+    for signer in signers:
+        entry = contract.entry(signer.address_bytes)
+        if entry.state == AccountState.PQC_ONLY:
+            continue
+        if entry.state != AccountState.FINALIZING:
+            raise RegistryError(f"{signer.address} is {entry.state.name} on chain; completion needs FINALIZING")
+        todo.append(signer)
+    if not todo:
+        return []
     call = contract.transition_call(Transition.COMPLETE_MIGRATION)
-    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-    tx: dict[str, Any] = {
-        **call,
-        "chainId": w3.eth.chain_id,
-        "nonce": w3.eth.get_transaction_count(signer.address, "pending"),  # type: ignore[arg-type]
-        "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
-        "value": 0,
-        **default_fees(base_fee),
-    }
-    tx_hash = send_raw(signer.sign_transaction(tx).raw_transaction)
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)  # type: ignore[arg-type]
-    if receipt["status"] != 1:
-        raise RegistryError(f"complete_migration reverted for {signer.address} (tx {tx_hash})")
-    return tx_hash
+    fees = default_fees(int(w3.eth.get_block("latest").get("baseFeePerGas") or 0))
+    chain_id = w3.eth.chain_id
+    sent = []
+    for signer in todo:
+        tx: dict[str, Any] = {
+            **call,
+            "chainId": chain_id,
+            "nonce": w3.eth.get_transaction_count(signer.address, "pending"),  # type: ignore[arg-type]
+            "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
+            "value": 0,
+            **fees,
+        }
+        sent.append(send_raw(signer.sign_transaction(tx).raw_transaction))
+    try:
+        confirm_many(w3, sent, timeout=timeout)
+    except RegistryError as exc:
+        raise RegistryError(f"complete_migration: {exc}") from exc
+    return sent
