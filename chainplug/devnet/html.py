@@ -457,7 +457,10 @@ def _transactions(report: dict[str, Any]) -> str:
     pq = tx["pq"]
     rows = [
         ("mined", f"{tx['mined']} ({', '.join(f'{k} {n}' for k, n in sorted(tx['by_kind'].items()))})"),
-        ("sent by the devnet (traffic and steps)", str(tx["sent_by_devnet"])),
+        (
+            "sent by the devnet (traffic and steps)",
+            f"{tx['sent_by_devnet']}; {tx['traffic_turns_skipped']} traffic turns skipped (every sender busy)",
+        ),
         (
             "PQC part, as upgraded validators found it",
             f"present {pq['present']}, missing {pq['missing']}, PQC-only {pq['pqc_only']}, not expected "

@@ -311,6 +311,7 @@ def _finish(
         clock=devnet.clock,
         setup_seconds=devnet.setup_seconds,
         orchestrator_cpu=sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+        traffic_skipped=traffic.skipped if traffic is not None else 0,
     )
     checks = evaluate(scenario.expect, scenario.accounts, report)
     report["expectations"] = checks

@@ -190,6 +190,7 @@ def build_report(
     clock: BlockClock | None = None,
     setup_seconds: float = 0.0,
     orchestrator_cpu: float = 0.0,
+    traffic_skipped: int = 0,
 ) -> dict[str, Any]:
     chain = network.require_chain()
     steps = driver.steps if driver else []
@@ -287,6 +288,7 @@ def build_report(
             "valid": valid_total,
             "by_kind": facts.kinds,
             "sent_by_devnet": len(sent),
+            "traffic_turns_skipped": traffic_skipped,
             "valid_rejected_by_quorum": len(facts.valid_rejected),
             "valid_rejected": facts.valid_rejected,
             "refused_at_submission": len(refused),

@@ -21,6 +21,9 @@ from .rpc import JsonRpc, RpcFailure
 
 IN_FLIGHT_TIMEOUT = 20.0
 """Seconds after which a transaction still not in a block stops holding its account back."""
+SENDERS = 3
+"""Threads sending traffic; at most twice as many transfers wait for one of them (a busy signer — a
+batch migration holds it for seconds — makes traffic skip its turns instead of queueing them up)."""
 
 
 @dataclass
@@ -67,7 +70,11 @@ class Traffic:
         self._in_flight: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="devnet-traffic")
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="devnet-traffic")
+        self._queued = 0
+        """Transfers handed to the pool and not sent yet."""
+        self.skipped = 0
+        """Turns skipped because the senders were all busy and the queue full."""
         self._thread = threading.Thread(target=self._run, name="devnet-traffic", daemon=True)
 
     def start(self) -> None:
@@ -110,10 +117,22 @@ class Traffic:
         next_at = time.monotonic()
         while not self._stop.is_set():
             next_at += period
-            picked = self._pick()
+            with self._lock:
+                full = self._queued >= 3 * SENDERS
+                self.skipped += full
+            picked = None if full else self._pick()
             if picked is not None:
-                self._pool.submit(self.send, picked[0], plain=picked[1], value=self.rng.randint(1, 10**6))
+                with self._lock:
+                    self._queued += 1
+                self._pool.submit(self._send_queued, picked[0], plain=picked[1], value=self.rng.randint(1, 10**6))
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _send_queued(self, sender: str, *, plain: bool, value: int) -> None:
+        try:
+            self.send(sender, plain=plain, value=value)
+        finally:
+            with self._lock:
+                self._queued -= 1
 
     def send(self, sender: str, *, plain: bool, value: int = 1, source: str = "traffic") -> SentTx:
         """Send one transfer now (also used by the driver, e.g. to prove a recovered key still signs)."""

@@ -14,8 +14,9 @@ and again at start-up for any account whose chain entry lags (the other crash wi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -26,12 +27,13 @@ from ..envelope.fees import default_fees
 from ..errors import RegistryError
 from ..migration import ChainHook, PrivateKeyStore
 from ..types import AccountState, Address
-from .contract import KeyRegistryContract, Transition
+from .contract import KeyRegistryContract, Transition, pending_nonces
 from .submit import sign_transition
 
 SendEnvelope = Callable[[SignedComposite], str]
 """Submits a composite transaction (envelope to a gateway or the embedded chain); returns the tx hash."""
 SendRaw = Callable[[bytes], str]
+T = TypeVar("T")
 
 
 class RegistryChainHook(ChainHook):
@@ -64,17 +66,21 @@ class RegistryChainHook(ChainHook):
             return
         fees = default_fees(int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0))
         chain_id = self.w3.eth.chain_id
-        sent: list[str] = []
-        for address, pqc_generation in accounts:
-            classical = self.keystore.load_classical(address)
-            pqc = self.keystore.load_pqc(address, pqc_generation)
-            try:
-                composite = CompositeAccount(classical, pqc)
-                signed = sign_transition(self.w3, self.contract, composite, transition, chain_id=chain_id, fees=fees)
-                sent.append(self.send_envelope(signed))
-            finally:
-                classical.destroy()
-                pqc.destroy()
+        nonces = pending_nonces(self.w3, [address for address, _ in accounts])
+
+        def signed() -> Iterator[SignedComposite]:
+            for (address, pqc_generation), nonce in zip(accounts, nonces, strict=True):
+                classical = self.keystore.load_classical(address)
+                pqc = self.keystore.load_pqc(address, pqc_generation)
+                try:
+                    composite = CompositeAccount(classical, pqc)
+                    yield sign_transition(self.w3, self.contract, composite, transition, nonce=nonce,
+                                          chain_id=chain_id, fees=fees)  # fmt: skip
+                finally:
+                    classical.destroy()
+                    pqc.destroy()
+
+        sent = send_while_signing(signed(), self.send_envelope)
         for tx_hash, _ in confirm_many(self.w3, sent, timeout=self.receipt_timeout):
             self.submitted.append((transition.value, tx_hash))
 
@@ -83,8 +89,8 @@ class RegistryChainHook(ChainHook):
 
     def on_hybrid_many(self, accounts: Sequence[tuple[Address, bytes, int]]) -> None:
         todo = []
-        for address, pqc_public_key, generation in accounts:
-            entry = self.contract.entry(address)
+        entries = self.contract.entries([address for address, _, _ in accounts])
+        for (address, pqc_public_key, generation), entry in zip(accounts, entries, strict=True):
             if entry.state == AccountState.HYBRID and entry.key_id == mldsa87_key_id(pqc_public_key):
                 continue  # already registered (a retry after a crash)
             if entry.state != AccountState.CLASSICAL:
@@ -97,8 +103,8 @@ class RegistryChainHook(ChainHook):
 
     def on_finalizing_many(self, accounts: Sequence[tuple[Address, int]]) -> None:
         todo = []
-        for address, generation in accounts:
-            entry = self.contract.entry(address)
+        entries = self.contract.entries([address for address, _ in accounts])
+        for (address, generation), entry in zip(accounts, entries, strict=True):
             if entry.state in (AccountState.FINALIZING, AccountState.PQC_ONLY):
                 continue
             if entry.state != AccountState.HYBRID:
@@ -113,6 +119,15 @@ class RegistryChainHook(ChainHook):
         if entry.state != AccountState.HYBRID:
             raise RegistryError(f"0x{address.hex()} is {entry.state.name} on chain; rollback needs HYBRID")
         self._submit_many([(address, generation - 1)], Transition.ROLLBACK)
+
+
+def send_while_signing(signed: Iterable[T], send: Callable[[T], str]) -> list[str]:
+    """Send each signed transaction, in order, from a second thread while the next is signed (the
+    signature and the node's work on the previous transaction overlap); the hashes in order. Raises
+    what the first failing send raised, after the sends already queued are done."""
+    with ThreadPoolExecutor(1, thread_name_prefix="registry-send") as sender:
+        futures = [sender.submit(send, item) for item in signed]
+    return [future.result() for future in futures]
 
 
 def confirm_many(w3: Web3, tx_hashes: Sequence[str], *, timeout: float) -> list[tuple[str, dict[str, Any]]]:
@@ -159,8 +174,7 @@ def complete_on_chain_many(
     """:func:`complete_on_chain` for many accounts: every PQC-only transaction sent before waiting for
     any; returns the hashes of those sent (accounts already PQC_ONLY on chain are left alone)."""
     todo = []
-    for signer in signers:
-        entry = contract.entry(signer.address_bytes)
+    for signer, entry in zip(signers, contract.entries([s.address_bytes for s in signers]), strict=True):
         if entry.state == AccountState.PQC_ONLY:
             continue
         if entry.state != AccountState.FINALIZING:
@@ -171,17 +185,20 @@ def complete_on_chain_many(
     call = contract.transition_call(Transition.COMPLETE_MIGRATION)
     fees = default_fees(int(w3.eth.get_block("latest").get("baseFeePerGas") or 0))
     chain_id = w3.eth.chain_id
-    sent = []
-    for signer in todo:
-        tx: dict[str, Any] = {
-            **call,
-            "chainId": chain_id,
-            "nonce": w3.eth.get_transaction_count(signer.address, "pending"),  # type: ignore[arg-type]
-            "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
-            "value": 0,
-            **fees,
-        }
-        sent.append(send_raw(signer.sign_transaction(tx).raw_transaction))
+
+    def signed() -> Iterator[bytes]:
+        for signer, nonce in zip(todo, pending_nonces(w3, [s.address_bytes for s in todo]), strict=True):
+            tx: dict[str, Any] = {
+                **call,
+                "chainId": chain_id,
+                "nonce": nonce,
+                "gas": 250_000,  # the PQC authentication surcharge (~136k) plus the call (docs/pqc-transaction.md)
+                "value": 0,
+                **fees,
+            }
+            yield signer.sign_transaction(tx).raw_transaction
+
+    sent = send_while_signing(signed(), send_raw)
     try:
         confirm_many(w3, sent, timeout=timeout)
     except RegistryError as exc:
