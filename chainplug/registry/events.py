@@ -89,10 +89,13 @@ class RegistryLogs:
                 query = {"fromBlock": hex(start), "toBlock": hex(stop), "address": self.address,
                          "topics": ["0x" + STATE_CHANGED_TOPIC.hex()]}  # fmt: skip
                 self.calls += 1
-                fetched = sorted(
-                    (log for log in self._get_logs(query) if not log.get("removed")),
-                    key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])),
-                )
+                try:
+                    fetched = sorted(
+                        (log for log in self._get_logs(query) if not log.get("removed")),
+                        key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])),
+                    )
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    raise RegistryError(f"unreadable KeyRegistry logs from the chain: {exc!r}") from exc
                 self._logs += fetched
                 self._blocks += [_int(log["blockNumber"]) for log in fetched]
                 self.fetched_to = stop
