@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
@@ -53,6 +54,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--poll-interval", type=float, default=0.5, help="seconds between head polls")
     run.set_defaults(handler=_validator_run)
 
+    host = actions.add_parser(
+        "host",
+        parents=[common],
+        help="run several validators in one process, each verifying on its own",
+        description=(
+            "Run the validators listed in --members (a JSON list of {name, version, state_dir, listen}) in one "
+            "process: each is a validator as 'validator run' makes one (its own admission hook and registry view, "
+            "its own attestation log, its own /attestations, /health and /metrics on its own listen address), but "
+            "they share one follower loop and the bytes of each block, fetched once. Verification runs inline: "
+            "one core per host."
+        ),
+    )
+    host.add_argument("--members", required=True, type=Path, help="JSON file listing the validators")
+    host.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    host.add_argument("--sidecars", action="append", default=[], help="chainplug_getSidecar endpoint (repeatable)")
+    host.add_argument("--registry", help="KeyRegistry address (required if any validator is upgraded)")
+    host.add_argument("--activation-block", type=int, default=0)
+    host.add_argument("--poll-interval", type=float, default=0.5, help="seconds between head polls")
+    host.set_defaults(handler=_validator_host)
+
 
 def _gateway(args: argparse.Namespace) -> int:
     from ..node.admission import AdmissionHook, NodeVersion
@@ -86,8 +107,6 @@ def _registry_address(text: str) -> bytes:
 
 
 def _validator_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..node.admission import NodeVersion
     from ..node.validator import Validator, ValidatorConfig
     from ..node.validator_service import ValidatorService
@@ -108,3 +127,15 @@ def _validator_run(args: argparse.Namespace) -> int:
     service = ValidatorService(Validator(config), poll_interval=args.poll_interval)
     info = {"service": "validator", "name": args.name, "version": args.node_version, "rpc": args.rpc}
     return serve(service.app(), args.listen, info, as_json=args.json)
+
+
+def _validator_host(args: argparse.Namespace) -> int:
+    from ..node.validator_host import ValidatorHost, read_members
+    from ._serve import serve_many
+
+    common = {"rpc_url": args.rpc, "sidecar_urls": tuple(args.sidecars), "registry_address": args.registry,
+              "activation_block": args.activation_block}  # fmt: skip
+    host = ValidatorHost(read_members(args.members, common=common), poll_interval=args.poll_interval)
+    names = [m.config.name for m in host.members]
+    info = {"service": "validator-host", "validators": names, "rpc": args.rpc}
+    return serve_many(host.apps(), info, as_json=args.json, background=host.follow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..migration import FleetGate, MigrationEngine, PlainFileKeyStore, PrivateKeyStore, parse_threshold
     from ..migration.keystore_adapter import VaultKeyStore, open_or_create_vault
     from ..registry import KeyRegistryContract
-    from ..registry.hook import RegistryChainHook, complete_on_chain
+    from ..registry.hook import RegistryChainHook, complete_on_chain, complete_on_chain_many
     from ..rpc import RpcClient
     from ..signer.audit import AuditLog
     from ..signer.backend import SigningBackend
@@ -106,7 +107,24 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             key.destroy()  # run for every PQC_ONLY account at start: do not keep the keys alive
 
+    def finish_many(backend: SigningBackend, addresses: Sequence[Address]) -> list[str]:
+        if not args.registry:
+            return []
+        keys = [backend.engine.load_pqc_key(address) for address in addresses]
+        try:
+            return complete_on_chain_many(
+                w3,
+                KeyRegistryContract(w3, args.registry),
+                [PqcOnlySigner(key, address) for key, address in zip(keys, addresses, strict=True)],
+                lambda raw: str(chain.call("eth_sendRawTransaction", "0x" + raw.hex())),
+            )
+        finally:
+            for key in keys:
+                key.destroy()
+
     audit = AuditLog(Path(args.audit_log) if args.audit_log else store / "audit.jsonl")
-    service = SignerService(open_backend, token=token, audit=audit, complete_on_chain=finish)
+    service = SignerService(
+        open_backend, token=token, audit=audit, complete_on_chain=finish, complete_on_chain_many=finish_many
+    )
     info = {"service": "signer", "store": str(store), "rpc": args.rpc, "registry": args.registry}
     return serve(service.app(), args.listen, info, as_json=args.json)

@@ -13,9 +13,9 @@ waits for, and which accounts a step is using, so those events run before activa
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
 
 from ..types import AccountState
 from .attacks import TOLERATED_BEFORE_ACTIVATION, AttackContext, AttackRecord, choose_target, run_attack
@@ -109,6 +109,9 @@ class Driver:
         return [target] if AccountState[target] > AccountState[current] else []
 
     def _migration(self, event: Event, record: EventRecord) -> None:
+        if event.batch is not None:
+            self._batch_migration(event, record)
+            return
         self.observer.refresh_accounts()
         states = self.observer.account_states()
         refused = 0
@@ -124,6 +127,60 @@ class Driver:
         elif event.expect == "ok" and any(s.outcome in ("error", "gate-refused") for s in self._steps_of(record)):
             record.ok = False
         record.detail += [f"{s.account} → {s.to}: {s.outcome} {s.detail}".rstrip() for s in self._steps_of(record)]
+
+    def _batch_migration(self, event: Event, record: EventRecord) -> None:
+        """The engine's batch migration through the signer (``chainplug_advanceBatch``): ``batch`` accounts
+        at a time, each state of the path one batch call (so a batch's FINALIZING waits for its HYBRID);
+        every account of the batch is held back from traffic while its batch runs."""
+        self.observer.refresh_accounts()
+        states = self.observer.account_states()
+        chosen = self.selected(event)
+        assert event.batch is not None
+        for start in range(0, len(chosen), event.batch):
+            batch = chosen[start : start + event.batch]
+            current = min((AccountState[states.get(a, "CLASSICAL")] for a in batch), default=AccountState.PQC_ONLY)
+            for to in self._path(event, current.name):
+                self.observer.set_phase(f"{event.phase}: {start + len(batch)}/{len(chosen)} → {to}")
+                steps = self.advance_batch(batch, to)
+                if any(step.outcome != "ok" for step in steps):
+                    record.ok = False
+                    break
+        done = self._steps_of(record)
+        outcomes = Counter(f"{s.to}: {s.outcome}" for s in done)
+        record.detail += [f"{count} × {what}" for what, count in sorted(outcomes.items())]
+        record.detail += [f"{s.account} → {s.to}: {s.outcome} {s.detail}" for s in done if s.outcome != "ok"]
+
+    def advance_batch(self, accounts: Sequence[str], to: str) -> list[StepRecord]:
+        """One ``chainplug_advanceBatch`` for ``accounts`` (held back from traffic meanwhile); one step
+        record per account, all with the batch's times."""
+        chain = self.network.require_chain()
+        steps = [StepRecord(a, to, time.time(), self.observer.head) for a in accounts]
+        self.steps += steps
+        if AccountState[to] > AccountState.HYBRID and not chain.pqc_only_tx:
+            for step in steps:
+                step.outcome, step.detail = "skipped", "the chain cannot execute PQC-only transactions"
+            return steps
+        with self.holding(accounts):
+            for step in steps:
+                step.requested_at = time.time()
+            try:
+                answer = self.network.require_signer().call("chainplug_advanceBatch", list(accounts), to)
+                failed = {str(a).lower(): str(why) for a, why in answer.get("failed", {}).items()}
+                reached = {
+                    str(a["address"]).lower()
+                    for a in answer["accounts"]
+                    if AccountState[a["state"]] >= AccountState[to]
+                }
+                for step in steps:
+                    step.outcome = "ok" if step.account in reached else "error"
+                    step.detail = failed.get(step.account, "" if step.account in reached else "not moved")
+            except RpcFailure as exc:
+                gate = exc.rejection_reason == "gate-rejected"
+                for step in steps:
+                    step.outcome, step.detail = ("gate-refused" if gate else "error"), exc.message
+        for step in steps:
+            step.done_at, step.block_done = time.time(), self.observer.head
+        return steps
 
     def _steps_of(self, record: EventRecord) -> list[StepRecord]:
         return [s for s in self.steps if s.requested_at >= record.started_at]
@@ -163,29 +220,39 @@ class Driver:
     # --- fleet ----------------------------------------------------------------------------------
 
     def _do_upgrade(self, event: Event, record: EventRecord) -> None:
-        """Rolling upgrade: one validator at a time, the next only once this one has caught up."""
+        """Rolling upgrade: one process at a time, the next only once this one has caught up. A validator
+        host restarts with all of its validators named here upgraded at once (a wave); its other
+        validators restart as they were."""
+        network = self.network
+        waves: dict[str, list[str]] = {}
         for name in event.validators:
-            validator = self.network.validators[name]
-            self.observer.set_phase(f"{event.phase}: {name}")
-            entry: dict[str, Any] = {
-                "from": validator.version,
-                "to": "upgraded",
-                "at_block": self.observer.head,
-                "stopped_at": time.time(),
-            }
-            if validator.remote:  # an operator upgrades it by hand; we wait and watch
-                self.network.wait_validator(name, height=0, version="upgraded", timeout=self.time_left(600))
+            waves.setdefault(network.validators[name].process or name, []).append(name)
+        for process, names in waves.items():
+            self.observer.set_phase(f"{event.phase}: {', '.join(names)}")
+            at_block, stopped_at = self.observer.head, time.time()
+            entries = {name: {"from": network.validators[name].version, "to": "upgraded", "at_block": at_block,
+                              "stopped_at": stopped_at} for name in names}  # fmt: skip
+            remote = network.validators[names[0]].remote
+            if remote:  # an operator upgrades it by hand; we wait and watch
+                network.wait_validator(names[0], height=0, version="upgraded", timeout=self.time_left(600))
             else:
-                self.network.supervisor.stop(name)
-                entry["started_at"] = time.time()
-                self.network.start_validator(name, "upgraded")
-            self.network.wait_validator(name, height=self.observer.head, version="upgraded", timeout=self.time_left(90))
-            entry["caught_up_at"] = time.time()
-            entry["downtime_seconds"] = round(entry["caught_up_at"] - entry["stopped_at"], 3)
-            validator.version = "upgraded"
-            validator.upgrades.append(entry)
+                started_at = time.time()
+                network.restart_process(process, dict.fromkeys(names, "upgraded"))
+                for entry in entries.values():
+                    entry["started_at"] = started_at
+            for name in names if remote else network.members(process):
+                version = network.validators[name].version
+                network.wait_validator(name, height=self.observer.head, version=version, timeout=self.time_left(90))
+            caught_up_at = time.time()
+            for name, entry in entries.items():
+                entry["caught_up_at"] = caught_up_at
+                entry["downtime_seconds"] = round(caught_up_at - stopped_at, 3)
+                network.validators[name].version = "upgraded"
+                network.validators[name].upgrades.append(entry)
+            others = [] if remote else [n for n in network.members(process) if n not in names]
             record.detail.append(
-                f"{name} upgraded at block {entry['at_block']}, back in {entry['downtime_seconds']:.1f} s"
+                f"{', '.join(names)} upgraded at block {at_block}, back in {caught_up_at - stopped_at:.1f} s"
+                + (f" ({', '.join(others)} restarted with them: same process)" if others else "")
             )
 
     def _do_crash_validator(self, event: Event, record: EventRecord) -> None:

@@ -301,6 +301,8 @@ def _validators(report: dict[str, Any]) -> str:
                 str(v["accepted"]),
                 str(v["rejected"]),
                 str(v["restarts"]),
+                e(_lag_text(v["lag_blocks"])),
+                e(v["process"] or "—"),
                 e("; ".join(upgrades)),
                 f'<span class="warn">{e(stranded)}</span>' if stranded else "",
             )
@@ -316,7 +318,18 @@ def _validators(report: dict[str, Any]) -> str:
         for s in report["stranded"]
     ]
     out = "<h2>Validators</h2>" + table(
-        ["validator", "version", "attested", "accepted", "rejected", "restarts", "upgrade", "stranded"],
+        [
+            "validator",
+            "version",
+            "attested",
+            "accepted",
+            "rejected",
+            "restarts",
+            "lag (blocks)",
+            "process",
+            "upgrade",
+            "stranded",
+        ],
         rows,
         numeric=(2, 3, 4, 5),
     )
@@ -416,12 +429,38 @@ def _schedule(report: dict[str, Any]) -> str:
     )
 
 
+def _lag_text(lag: dict[str, Any]) -> str:
+    """A validator's lag behind the head: median, 95th percentile and most, in blocks."""
+    if not lag["samples"]:
+        return "—"
+    return f"median {lag['median']:g}, p95 {lag['p95']}, max {lag['max']}"
+
+
+def _processes(report: dict[str, Any]) -> str:
+    rows = [
+        (e(p["name"]), e(p["role"]), e(w.names(p["validators"]) if p["validators"] else "—"),
+         f"{p['cpu_seconds']:.1f} s")
+        for p in report["processes"]
+    ]  # fmt: skip
+    run = report["run"]
+    per_tx = run["cpu_per_transaction_ms"]
+    total = f"CPU {run['cpu_seconds']:.1f} s in all" + (f", {per_tx:.1f} ms per mined transaction" if per_tx else "")
+    return (
+        "<h2>Processes</h2>"
+        + f"<p>{e(total)} (setup included).</p>"
+        + table(["process", "role", "validators", "CPU"], rows)
+    )
+
+
 def _transactions(report: dict[str, Any]) -> str:
     tx, finality = report["transactions"], report["finality"]
     pq = tx["pq"]
     rows = [
         ("mined", f"{tx['mined']} ({', '.join(f'{k} {n}' for k, n in sorted(tx['by_kind'].items()))})"),
-        ("sent by the devnet (traffic and steps)", str(tx["sent_by_devnet"])),
+        (
+            "sent by the devnet (traffic and steps)",
+            f"{tx['sent_by_devnet']}; {tx['traffic_turns_skipped']} traffic turns skipped (every sender busy)",
+        ),
         (
             "PQC part, as upgraded validators found it",
             f"present {pq['present']}, missing {pq['missing']}, PQC-only {pq['pqc_only']}, not expected "
@@ -431,6 +470,7 @@ def _transactions(report: dict[str, Any]) -> str:
         ("blocks never final", w.names([str(b) for b in finality["never_final"]])),
         ("blocks rightly rejected for an attack", w.names([str(b) for b in finality["attack_blocks"]])),
         ("longest finality gap", f"{w.seconds(finality['longest_seconds'])} at block {finality['at_block']}"),
+        ("validators' lag behind the head (all polls)", _lag_text(report["fleet"]["lag_blocks"]) + " blocks"),
     ]
     return "<h2>Transactions and finality</h2>" + table(["figure", "value"], [(e(a), e(b)) for a, b in rows])
 
@@ -447,6 +487,7 @@ def render(report: dict[str, Any], picture: bytes | None, note: str = "") -> str
         "migration": _migration(report),
         "faults": _faults(report),
         "transactions": _transactions(report),
+        "processes": _processes(report),
         "schedule": _schedule(report),
     }
     parts = [

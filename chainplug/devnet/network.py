@@ -9,6 +9,7 @@ so a restart (rolling upgrade, crash) keeps the URL the signer's fleet gate read
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class ValidatorState:
     state_dir: Path
     upgrades: list[dict[str, Any]] = field(default_factory=list)
     restarts: int = 0
+    process: str = ""
+    """The service (process) it runs in: its own name (``validator run``), or a validator host's."""
 
 
 class Network:
@@ -91,7 +94,7 @@ class Network:
             state_dir.mkdir(parents=True, exist_ok=True)
             self.validators[name] = ValidatorState(name, url, version, remote is not None, state_dir)
         specs: list[tuple[str, list[str]]] = [("gateway", gateway)]
-        specs += [(v.name, self._validator_args(v)) for v in self.validators.values() if not v.remote]
+        specs += [(process, self._process_args(process)) for process in self._place_validators()]
         specs.append(("signer", self._signer_args()))  # its fleet gate reads the validators only when asked
         self._signer_started(self.supervisor.start_many(specs)[-1])
 
@@ -135,23 +138,70 @@ class Network:
         )
         return self.chain
 
-    def _validator_args(self, validator: ValidatorState) -> list[str]:
+    def _place_validators(self) -> list[str]:
+        """Assign every local validator to a process: its own, or a host of ``per_process`` validators
+        (in fleet order: v1..v8 in vhost1, v9..v16 in vhost2, ...). Returns the processes in order."""
+        local = [v for v in self.validators.values() if not v.remote]
+        per = self.scenario.fleet.per_process
+        for index, validator in enumerate(local):
+            validator.process = validator.name if per == 1 else f"vhost{index // per + 1}"
+        return list(dict.fromkeys(v.process for v in local))
+
+    def members(self, process: str) -> list[str]:
+        """The validators a process runs."""
+        return [v.name for v in self.validators.values() if v.process == process and not v.remote]
+
+    def hosts(self) -> dict[str, list[str]]:
+        """Every local process that runs validators, with the validators it runs."""
+        return {v.process: self.members(v.process) for v in self.validators.values() if not v.remote}
+
+    def alive(self, name: str) -> bool:
+        """Whether the process running validator ``name`` is up (remote validators: assumed)."""
+        validator = self.validators[name]
+        return validator.remote or self.supervisor.services[validator.process].alive
+
+    def _process_args(self, process: str) -> list[str]:
+        if process in self.validators and self.validators[process].process == process:
+            return self._validator_args(self.validators[process])
+        return self._host_args(process)
+
+    def _common_validator_args(self) -> list[str]:
         chain = self.require_chain()
-        fleet = self.scenario.fleet
-        args = ["validator", "run", "--version", validator.version, "--name", validator.name, "--rpc", chain.url]
-        args += ["--registry", chain.registry, "--activation-block", str(chain.activation_block)]
-        args += ["--state-dir", str(validator.state_dir), "--workers", str(fleet.workers)]
-        args += [
-            "--poll-interval",
-            str(fleet.poll_interval),
-            "--listen",
-            f"{self.listen}:{validator.url.rsplit(':', 1)[1]}",
-        ]
+        args = ["--rpc", chain.url, "--registry", chain.registry, "--activation-block", str(chain.activation_block)]
+        args += ["--poll-interval", str(self.scenario.fleet.poll_interval)]
         # Sidecars: the embedded chain keeps every envelope it was sent; a stock node keeps none, the gateway does.
         for url in [chain.url, self.gateway_url] if chain.kind == "embedded" else [self.gateway_url]:
             if url:
                 args += ["--sidecars", url]
         return args
+
+    def _host_args(self, process: str) -> list[str]:
+        """``chainplug validator host``: its members file written now, with each member's current version."""
+        members = [
+            {"name": v.name, "version": v.version, "state_dir": str(v.state_dir),
+             "listen": f"{self.listen}:{v.url.rsplit(':', 1)[1]}"}
+            for v in (self.validators[name] for name in self.members(process))
+        ]  # fmt: skip
+        path = self.out / "hosts" / f"{process}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(members, indent=1) + "\n")
+        return ["validator", "host", "--members", str(path), *self._common_validator_args()]
+
+    def restart_process(self, process: str, versions: dict[str, str]) -> Service:
+        """Stop ``process`` and start it again, its validators in ``versions`` running that version (the
+        others as before): a rolling upgrade of a host restarts all of its validators at once."""
+        self.supervisor.stop(process)
+        for name in self.members(process):
+            validator = self.validators[name]
+            validator.version = versions.get(name, validator.version)
+            validator.restarts += 1
+        return self.supervisor.start(process, self._process_args(process))
+
+    def _validator_args(self, validator: ValidatorState) -> list[str]:
+        args = ["validator", "run", "--version", validator.version, "--name", validator.name]
+        args += ["--state-dir", str(validator.state_dir), "--workers", str(self.scenario.fleet.workers)]
+        args += ["--listen", f"{self.listen}:{validator.url.rsplit(':', 1)[1]}"]
+        return args + self._common_validator_args()
 
     def _signer_args(self) -> list[str]:
         chain = self.require_chain()
@@ -199,10 +249,11 @@ class Network:
     # --- validators -----------------------------------------------------------------------------
 
     def start_validator(self, name: str, version: str) -> Service:
+        """Start a validator's own process again (``per_process = 1``), running ``version``."""
         validator = self.validators[name]
         validator.version = version
         validator.restarts += 1
-        return self.supervisor.start(name, self._validator_args(validator))
+        return self.supervisor.start(validator.process, self._process_args(validator.process))
 
     def validator_health(self, name: str) -> dict[str, Any] | None:
         try:
@@ -252,6 +303,7 @@ class Network:
             "signer": self.signer_url,
             "signer_token_file": str(self.token_file),
             "validators": {
-                v.name: {"url": v.url, "version": v.version, "remote": v.remote} for v in self.validators.values()
+                v.name: {"url": v.url, "version": v.version, "remote": v.remote, "process": v.process}
+                for v in self.validators.values()
             },
         }

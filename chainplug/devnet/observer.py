@@ -86,6 +86,8 @@ class Observations:
     samples: list[AccountSample] = field(default_factory=list)
     mined: dict[str, int] = field(default_factory=dict)
     """Transaction hash → block height, for every transaction seen in a block."""
+    lag: dict[str, list[int]] = field(default_factory=dict)
+    """Validator → its lag behind the head (head − its last attested block) at every poll while up."""
 
 
 class Observer:
@@ -107,7 +109,7 @@ class Observer:
         self.label = label
         self.interval = interval
         self.status = status
-        self.data = Observations(verdicts={name: {} for name in validator_urls})
+        self.data = Observations(verdicts={name: {} for name in validator_urls}, lag={n: [] for n in validator_urls})
         self.phase = "starting"
         self.head = 0
         self.started = time.time()
@@ -159,18 +161,21 @@ class Observer:
                 self.data.mined.update((tx.tx_hash, height) for tx in txs)
                 self.head = height
         for name, url in self.validator_urls.items():
-            self._poll_validator(name, url)
+            if self._poll_validator(name, url):
+                with self.lock:
+                    self.data.lag[name].append(max(0, head - max(self.data.verdicts[name], default=0)))
         if time.monotonic() - self._last_accounts > 1.0:
             self._last_accounts = time.monotonic()
             self._poll_accounts()
 
-    def _poll_validator(self, name: str, url: str) -> None:
+    def _poll_validator(self, name: str, url: str) -> bool:
+        """Read the validator's new attestations; False if it did not answer."""
         known = self.data.verdicts[name]
         start = max(known, default=0) + 1
         try:
             answer = get_json(f"{url}/attestations?from={start}&limit=2000", timeout=3)
         except RpcFailure:
-            return  # down (restarting, killed): it will catch up from its durable log
+            return False  # down (restarting, killed): it will catch up from its durable log
         for item in answer if isinstance(answer, list) else []:
             verdict = BlockVerdict(
                 validator=name,
@@ -183,6 +188,7 @@ class Observer:
             )
             with self.lock:
                 known[verdict.height] = verdict
+        return True
 
     def _poll_accounts(self) -> None:
         signer = self.signer()

@@ -11,6 +11,7 @@ write the report from what was observed.
 from __future__ import annotations
 
 import hashlib
+import resource
 import shutil
 import sys
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..envelope.fees import default_fees
 from ..errors import ConfigError
 from ..verify import pqc_enforced
 from .analysis import analyse
@@ -31,8 +33,8 @@ from .network import Network
 from .observer import Observer
 from .processes import Interrupted, Supervisor
 from .report import build_report, schema_path, validate, write_json
-from .rpc import DevnetError, JsonRpc
-from .scenario import Scenario
+from .rpc import DevnetError, JsonRpc, RpcFailure, quantity
+from .scenario import FUND_PER_BLOCK, Scenario
 from .traffic import Traffic
 
 SETTLE_TIMEOUT = 60.0
@@ -133,8 +135,8 @@ def running_devnet(
 
 
 MARKER = ".chainplug-devnet"
-OWNED = ("logs", "validators", "signer-store", "signer.token", "signer-audit.jsonl", "report.json", "report.html",
-         "timeline.png")  # fmt: skip
+OWNED = ("logs", "validators", "hosts", "signer-store", "signer.token", "signer-audit.jsonl", "report.json",
+         "report.html", "timeline.png")  # fmt: skip
 
 
 def prepare_out(out: Path) -> None:
@@ -154,17 +156,30 @@ def prepare_out(out: Path) -> None:
 
 
 def _create_accounts(network: Network, observer: Observer, scenario: Scenario) -> list[str]:
+    """Create the signer's accounts and fund them from the first dev account: :data:`FUND_PER_BLOCK` per
+    block on the embedded chain (nothing else is mined before setup is done), in batched calls."""
     chain = JsonRpc(network.require_chain().url)
     funder = chain.call("eth_accounts")[0]
     created = network.require_signer().call("chainplug_createAccounts", scenario.accounts)
     accounts = [str(a).lower() for a in created]
-    hashes = [
-        chain.call("eth_sendTransaction", {"from": funder, "to": a, "value": hex(scenario.fund_wei)}) for a in accounts
-    ]
-    if network.require_chain().clock_driven:
-        chain.call("evm_mine")  # one block funds them all; nothing else is mined before setup is done
+    nonce = quantity(chain.call("eth_getTransactionCount", funder, "pending"))
+    fees = default_fees(quantity(chain.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"]))
+    hashes: list[str] = []
+    for start in range(0, len(accounts), FUND_PER_BLOCK):
+        chunk = accounts[start : start + FUND_PER_BLOCK]
+        transfers = [
+            {"from": funder, "to": a, "value": hex(scenario.fund_wei), "gas": hex(21_000), "nonce": hex(nonce + i),
+             "maxFeePerGas": hex(fees["maxFeePerGas"]), "maxPriorityFeePerGas": hex(fees["maxPriorityFeePerGas"])}
+            for i, a in enumerate(chunk, start)
+        ]  # fmt: skip
+        for answer in chain.batch([("eth_sendTransaction", [t]) for t in transfers], timeout=120):
+            if isinstance(answer, RpcFailure):
+                raise DevnetError(f"funding the signer's accounts failed: {answer.message}")
+            hashes.append(str(answer))
+        if network.require_chain().clock_driven:
+            chain.call("evm_mine")
     deadline = time.monotonic() + 60
-    while any(observer.mined_in(str(h)) is None for h in hashes):
+    while any(observer.mined_in(h) is None for h in hashes):
         if time.monotonic() > deadline:
             raise DevnetError("funding the signer's accounts was not mined within 60 s")
         time.sleep(0.05)
@@ -246,7 +261,7 @@ def _settle(devnet: Devnet, traffic: Traffic) -> None:
         time.sleep(0.05)
     head = observer.head
     for name, validator in network.validators.items():
-        if validator.remote or network.supervisor.services[name].alive:
+        if network.alive(name):
             network.wait_validator(name, height=head, version=validator.version, timeout=SETTLE_TIMEOUT)
     deadline = time.monotonic() + 10
     while any(observer.attested(n) < head for n in network.validators) and time.monotonic() < deadline:
@@ -295,6 +310,8 @@ def _finish(
         sent=sent,
         clock=devnet.clock,
         setup_seconds=devnet.setup_seconds,
+        orchestrator_cpu=sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+        traffic_skipped=traffic.skipped if traffic is not None else 0,
     )
     checks = evaluate(scenario.expect, scenario.accounts, report)
     report["expectations"] = checks

@@ -70,6 +70,9 @@ class Supervisor:
         base = dict(os.environ if env is None else env)
         self._env = {k: v for k, v in base.items() if k not in STRIPPED_ENV}
         self.services: dict[str, Service] = {}
+        self.cpu_seconds: dict[str, float] = {}
+        """CPU time (user + system) each service used, every incarnation and its pool workers, counted
+        when it is stopped or killed (Linux: read from /proc; empty elsewhere)."""
         self._groups: set[int] = set()
         """Every process group ever started: close() kills leftovers (orphaned pool workers) too."""
 
@@ -133,6 +136,7 @@ class Supervisor:
         if service is None:
             return None
         if service.alive:
+            self._count_cpu(service)
             with contextlib.suppress(ProcessLookupError):
                 service.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -144,7 +148,13 @@ class Supervisor:
         service = self.services.get(name)
         return self._reap(service) if service is not None else None
 
+    def _count_cpu(self, service: Service) -> None:
+        if service.alive:
+            used = group_cpu_seconds(service.process.pid)
+            self.cpu_seconds[service.name] = self.cpu_seconds.get(service.name, 0.0) + used
+
     def _reap(self, service: Service) -> int | None:
+        self._count_cpu(service)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(service.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -170,6 +180,7 @@ class Supervisor:
     def _close(self) -> None:
         for service in self.services.values():
             if service.alive:
+                self._count_cpu(service)
                 with contextlib.suppress(ProcessLookupError):
                     service.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
@@ -182,6 +193,30 @@ class Supervisor:
         for service in self.services.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 service.process.wait(STOP_TIMEOUT)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every live process in process group ``group`` and of the children they
+    waited for (0.0 where /proc is missing)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command's closing parenthesis: state, ppid, pgrp, ..., utime, stime, cutime, cstime
+        # (proc(5) fields 14-17, here 11-14).
+        if len(fields) > 14 and int(fields[2]) == group:
+            total += sum(int(f) for f in fields[11:15])
+    return total / ticks
 
 
 class Interrupted(BaseException):

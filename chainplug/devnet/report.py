@@ -39,6 +39,36 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
+def _lag(values: list[int]) -> dict[str, Any]:
+    """A validator's lag behind the head, in blocks, over the observer's polls (while it answered)."""
+    if not values:
+        return {"samples": 0, "median": None, "p95": None, "max": None}
+    ordered = sorted(values)
+    return {
+        "samples": len(ordered),
+        "median": statistics.median(ordered),
+        "p95": ordered[min(len(ordered) - 1, (95 * len(ordered)) // 100)],
+        "max": ordered[-1],
+    }
+
+
+def processes(network: Network, orchestrator_cpu: float) -> list[dict[str, Any]]:
+    """What ran where: every process the run started (with the validators it ran) and the CPU it used."""
+    cpu = network.supervisor.cpu_seconds
+    hosts = network.hosts()
+    rows = [{"name": "orchestrator", "role": "orchestrator", "validators": [],
+             "cpu_seconds": round(orchestrator_cpu, 2)}]  # fmt: skip
+    for name in network.supervisor.services:
+        members = hosts.get(name, [])
+        role = (
+            ("validator-host" if len(members) > 1 or name not in network.validators else "validator")
+            if members
+            else name
+        )
+        rows.append({"name": name, "role": role, "validators": members, "cpu_seconds": round(cpu.get(name, 0.0), 2)})
+    return rows
+
+
 def _step_json(step: StepRecord) -> dict[str, Any]:
     seconds = round(step.done_at - step.requested_at, 3) if step.done_at is not None else None
     blocks = step.block_done - step.block_requested if step.block_done is not None else None
@@ -159,6 +189,8 @@ def build_report(
     warnings: list[str],
     clock: BlockClock | None = None,
     setup_seconds: float = 0.0,
+    orchestrator_cpu: float = 0.0,
+    traffic_skipped: int = 0,
 ) -> dict[str, Any]:
     chain = network.require_chain()
     steps = driver.steps if driver else []
@@ -185,10 +217,15 @@ def build_report(
                 "rejected": mine["reject"],
                 "stranded": name in stranded,
                 "stranded_at_block": stranded.get(name, {}).get("block"),
+                "process": state.process or None,
+                "lag_blocks": _lag(data.lag.get(name, [])),
             }
         )
     refused = [asdict(t) for t in sent if t.error]
     valid_total = sum(n for kind, n in facts.kinds.items() if kind != "attack")
+    ran = processes(network, orchestrator_cpu)
+    cpu_total = sum(row["cpu_seconds"] for row in ran)
+    mined_total = sum(facts.kinds.values())
     report: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "chainplug_version": __version__,
@@ -209,7 +246,10 @@ def build_report(
             "passed": False,
             "warnings": warnings,
             "setup_seconds": round(setup_seconds, 2),
+            "cpu_seconds": round(cpu_total, 2),
+            "cpu_per_transaction_ms": round(1000 * cpu_total / mined_total, 2) if mined_total else None,
         },
+        "processes": ran,
         "chain": {
             "kind": chain.kind,
             "url": chain.url,
@@ -231,6 +271,8 @@ def build_report(
             "quorum": "2/3",
             "threshold": scenario.fleet.threshold,
             "gate": "forced-off" if scenario.fleet.force_gate else "on",
+            "per_process": scenario.fleet.per_process,
+            "lag_blocks": _lag([n for values in data.lag.values() for n in values]),
         },
         "validators": validators,
         "blocks": [asdict(b) | {"hash": data.blocks[b.height].block_hash} for b in facts.blocks],
@@ -246,6 +288,7 @@ def build_report(
             "valid": valid_total,
             "by_kind": facts.kinds,
             "sent_by_devnet": len(sent),
+            "traffic_turns_skipped": traffic_skipped,
             "valid_rejected_by_quorum": len(facts.valid_rejected),
             "valid_rejected": facts.valid_rejected,
             "refused_at_submission": len(refused),

@@ -42,8 +42,19 @@ ATTACKS: Final = ("strip", "pqc-swap", "replay", "forged-pqc-only")
 TARGET_STATE: Final = {"register": "HYBRID", "finalize": "FINALIZING", "complete": "PQC_ONLY", "migrate": "PQC_ONLY"}
 """The account state each migration action advances to."""
 SETUP_BLOCKS: Final = 2
-"""The embedded chain's head when setup is done: the KeyRegistry in block 1, the signer's accounts funded
-in block 2 (the devnet holds the chain until then, however long the processes take to start)."""
+"""The embedded chain's head when setup is done with at most :data:`FUND_PER_BLOCK` accounts: the
+KeyRegistry in block 1, the signer's accounts funded in block 2 (the devnet holds the chain until then,
+however long the processes take to start)."""
+FUND_PER_BLOCK: Final = 25
+"""Funding transfers per setup block: more accounts are funded over more blocks (:func:`setup_blocks`)."""
+MAX_BATCH: Final = 1000
+"""Most accounts one batch of a migration action moves (the signer's chainplug_advanceBatch limit)."""
+
+
+def setup_blocks(accounts: int) -> int:
+    """The embedded chain's head when setup is done: the KeyRegistry in block 1, then the signer's
+    ``accounts`` funded :data:`FUND_PER_BLOCK` per block."""
+    return 1 + max(1, -(-accounts // FUND_PER_BLOCK))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,8 @@ class FleetSpec:
     """Verification processes per validator."""
     poll_interval: float
     """Seconds between a validator's head polls."""
+    per_process: int = 1
+    """Validators run in one process (``chainplug validator host``); 1: one ``validator run`` each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +141,9 @@ class Event:
     """wait: "activation" waits for the activation block."""
     expect: str = "ok"
     """"ok", or "gate-refused" for a step the fleet gate must refuse."""
+    batch: int | None = None
+    """Migration actions: move the accounts ``batch`` at a time through the engine's batch migration
+    (``chainplug_advanceBatch``); None: one account at a time (``chainplug_advance``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +280,8 @@ def _check_room_before_activation(scenario: Scenario) -> None:
     them the blocks they may need after setup (and after any ``at_block`` among them)."""
     count = before_activation(scenario)
     activation = scenario.chain.activation_block
-    starts = [(SETUP_BLOCKS, 0)] + [(e.at_block, e.index) for e in scenario.events[:count] if e.at_block is not None]
+    starts = [(setup_blocks(scenario.accounts), 0)]
+    starts += [(e.at_block, e.index) for e in scenario.events[:count] if e.at_block is not None]
     for start, index in starts:
         short = start - ceiling_before(scenario, index)
         if count and short > 0:
@@ -312,6 +329,7 @@ def _fleet(table: Table) -> FleetSpec:
         force_gate=table.get("force_gate", bool, False),
         workers=int(table.number("workers", 1, minimum=1)),
         poll_interval=table.number("poll_interval", 0.2, minimum=0.01),
+        per_process=int(table.number("per_process", 1, minimum=1)),
     )
     table.done()
     if not names or len(set(names)) != len(names):
@@ -345,6 +363,7 @@ def _event(table: Table, index: int, fleet: FleetSpec) -> Event:
         blocks=int(table.number("blocks", 0)),
         until=table.get("until", str, None),
         expect=table.get("expect", str, "ok"),
+        batch=table.get("batch", int, None),
     )
     table.done()
     _check_event(event, table.where, fleet)
@@ -359,6 +378,12 @@ def _check_event(event: Event, where: str, fleet: FleetSpec) -> None:
         raise ConfigError(f"{where}: {event.action} needs validators = [...]")
     if event.action == "crash_validator" and set(event.validators) & set(fleet.remote):
         raise ConfigError(f"{where}: remote validators are not ours to kill")
+    if event.action == "crash_validator" and fleet.per_process > 1:
+        raise ConfigError(f"{where}: crash_validator kills one validator's process: it needs per_process = 1")
+    if event.batch is not None and (event.action not in TARGET_STATE or not 0 < event.batch <= MAX_BATCH):
+        raise ConfigError(f"{where}: batch (1..{MAX_BATCH}) is for register, finalize, complete and migrate")
+    if event.batch is not None and event.expect == "gate-refused":
+        raise ConfigError(f"{where}: a step expected to be refused by the gate runs one account at a time")
     if event.action == "attack" and event.attack not in ATTACKS:
         raise ConfigError(f"{where}: kind must be one of {', '.join(ATTACKS)}")
     if event.via not in ("chain", "gateway"):

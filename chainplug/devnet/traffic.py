@@ -21,6 +21,10 @@ from .rpc import JsonRpc, RpcFailure
 
 IN_FLIGHT_TIMEOUT = 20.0
 """Seconds after which a transaction still not in a block stops holding its account back."""
+SENDERS = 3
+"""Threads sending the signer's accounts' traffic (and as many for the plain wallets'); at most twice as
+many transfers of each kind wait for one of them: a busy signer — a batch migration holds it for
+seconds — makes its accounts skip their turns (the plain wallets take them) instead of queueing up."""
 
 
 @dataclass
@@ -67,7 +71,12 @@ class Traffic:
         self._in_flight: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="devnet-traffic")
+        self._pools = {kind: ThreadPoolExecutor(SENDERS, thread_name_prefix=f"devnet-traffic-{kind}")
+                       for kind in ("plain", "signer")}  # fmt: skip
+        self._queued = {"plain": 0, "signer": 0}
+        """Transfers handed to each pool and not sent yet."""
+        self.skipped = 0
+        """Turns skipped because the senders were all busy and their queues full."""
         self._thread = threading.Thread(target=self._run, name="devnet-traffic", daemon=True)
 
     def start(self) -> None:
@@ -78,7 +87,8 @@ class Traffic:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _busy(self, sender: str) -> bool:
         entry = self._in_flight.get(sender)
@@ -92,17 +102,22 @@ class Traffic:
         return True
 
     def _pick(self) -> tuple[str, bool] | None:
-        """(sender, is_plain) of a sender free to send now, or None."""
+        """(sender, is_plain) of a sender free to send now (whose kind's queue is not full), or None."""
         with self._lock:
-            plain = [w for w in self.plain_wallets if not self._busy(w)]
-            ours = [] if self.paused else [a for a in self.accounts if a not in self._held and not self._busy(a)]
+            full = {kind: queued >= 3 * SENDERS for kind, queued in self._queued.items()}
+            plain = [] if full["plain"] else [w for w in self.plain_wallets if not self._busy(w)]
+            ours: list[str] = []
+            if not (self.paused or full["signer"]):
+                ours = [a for a in self.accounts if a not in self._held and not self._busy(a)]
             if ours and (not plain or self.rng.random() >= self.plain_share):
                 choice = self.rng.choice(ours), False
             elif plain:
                 choice = self.rng.choice(plain), True
             else:
+                self.skipped += any(full.values())
                 return None
             self._in_flight[choice[0]] = (None, time.monotonic())
+            self._queued["plain" if choice[1] else "signer"] += 1
             return choice
 
     def _run(self) -> None:
@@ -112,8 +127,17 @@ class Traffic:
             next_at += period
             picked = self._pick()
             if picked is not None:
-                self._pool.submit(self.send, picked[0], plain=picked[1], value=self.rng.randint(1, 10**6))
+                sender, plain = picked
+                pool = self._pools["plain" if plain else "signer"]
+                pool.submit(self._send_queued, sender, plain=plain, value=self.rng.randint(1, 10**6))
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _send_queued(self, sender: str, *, plain: bool, value: int) -> None:
+        try:
+            self.send(sender, plain=plain, value=value)
+        finally:
+            with self._lock:
+                self._queued["plain" if plain else "signer"] -= 1
 
     def send(self, sender: str, *, plain: bool, value: int = 1, source: str = "traffic") -> SentTx:
         """Send one transfer now (also used by the driver, e.g. to prove a recovered key still signs)."""

@@ -13,6 +13,7 @@ local engine states only: nothing is registered or announced on any chain.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from ..types import Address
 
@@ -31,6 +32,17 @@ class ChainHook(ABC):
     @abstractmethod
     def on_rollback(self, address: Address, generation: int) -> None:
         """Withdraw the PQC key commitment (HYBRID → CLASSICAL; ``generation`` is the new one)."""
+
+    def on_hybrid_many(self, accounts: Sequence[tuple[Address, bytes, int]]) -> None:
+        """:meth:`on_hybrid` for many (address, PQC public key, generation), all done on return. The
+        default does them one by one; a hook on a chain sends them all before waiting for any."""
+        for address, public_key, generation in accounts:
+            self.on_hybrid(address, public_key, generation)
+
+    def on_finalizing_many(self, accounts: Sequence[tuple[Address, int]]) -> None:
+        """:meth:`on_finalizing` for many (address, generation), all done on return (as above)."""
+        for address, generation in accounts:
+            self.on_finalizing(address, generation)
 
 
 class NoChainHook(ChainHook):

@@ -58,8 +58,12 @@ def begin_hybrid(session: Session, accounts: Sequence[Account]) -> list[tuple[Ad
     keys = [session.backend.mldsa87_generate() for _ in ready]
     try:
         session.keystore.put_pqc([(a.address, a.generation, key) for a, key in zip(ready, keys, strict=True)])
-        for account, key in zip(ready, keys, strict=True):
-            session.chain.on_hybrid(account.address, key.public_key_bytes, account.generation)
+        session.chain.on_hybrid_many(
+            [
+                (account.address, key.public_key_bytes, account.generation)
+                for account, key in zip(ready, keys, strict=True)
+            ]
+        )
         session.commit(
             Draft(Event.BEGIN_HYBRID, a.address, key_id_body(key.key_id)) for a, key in zip(ready, keys, strict=True)
         )
@@ -73,8 +77,7 @@ def finalize(session: Session, accounts: Sequence[Account], evidence: GateEviden
     """HYBRID → FINALIZING, after the fleet gate produced ``evidence``. The record is the erasure intent."""
     for account in accounts:
         _require(account, Phase.HYBRID, "FINALIZE")
-    for account in accounts:
-        session.chain.on_finalizing(account.address, account.generation)
+    session.chain.on_finalizing_many([(account.address, account.generation) for account in accounts])
     session.commit(Draft(Event.FINALIZE, a.address, evidence.to_bytes()) for a in accounts)
 
 

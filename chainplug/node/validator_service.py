@@ -49,11 +49,13 @@ def _query_error(error: RpcError, status: int) -> web.Response:
 
 
 class ValidatorService:
-    """Runs :meth:`Validator.catch_up` in a loop and serves what it attested."""
+    """Runs :meth:`Validator.catch_up` in a loop and serves what it attested. ``follow=False``: someone
+    else drives the validator (a :class:`~.validator_host.ValidatorHost`) and reports to :meth:`record`."""
 
-    def __init__(self, validator: Validator, *, poll_interval: float = 0.5) -> None:
+    def __init__(self, validator: Validator, *, poll_interval: float = 0.5, follow: bool = True) -> None:
         self.validator = validator
         self.poll_interval = poll_interval
+        self.follow = follow
         self.last_error: str | None = None
         self.metrics = CollectorRegistry()
         labels = {"validator": validator.config.name, "version": validator.config.version.value}
@@ -91,7 +93,8 @@ class ValidatorService:
         return application
 
     async def _start(self, _: web.Application) -> None:
-        self._task = asyncio.create_task(self._follow())
+        if self.follow:
+            self._task = asyncio.create_task(self._follow())
 
     async def _stop(self, _: web.Application) -> None:
         if self._task is not None:
@@ -111,17 +114,21 @@ class ValidatorService:
                 sys.stderr.write(f"validator {self.validator.config.name}: {self.last_error}\n")
                 made = []
                 await asyncio.sleep(self.poll_interval * 4)
-            for attestation in made:
-                self._blocks.labels(accepted=str(attestation.accepted).lower()).inc()
-                for tx in attestation.txs:
-                    if not tx.accepted:
-                        self._rejects.labels(reason=tx.reason).inc()
-                    elif tx.pqc:
-                        self._pqc.labels(pqc=tx.pqc).inc()
-                self._height.set(attestation.height)
-            if made:
-                self._latency.observe((time.perf_counter() - started) / len(made))
+            self.record(made, time.perf_counter() - started)
             await asyncio.sleep(self.poll_interval)
+
+    def record(self, made: list[Attestation], seconds: float) -> None:
+        """Count new attestations in the metrics (``seconds``: the time it took to make them)."""
+        for attestation in made:
+            self._blocks.labels(accepted=str(attestation.accepted).lower()).inc()
+            for tx in attestation.txs:
+                if not tx.accepted:
+                    self._rejects.labels(reason=tx.reason).inc()
+                elif tx.pqc:
+                    self._pqc.labels(pqc=tx.pqc).inc()
+            self._height.set(attestation.height)
+        if made:
+            self._latency.observe(seconds / len(made))
 
     # --- queries (one implementation for both faces) ----------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -9,11 +10,30 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3TypeError
 from web3.types import BlockIdentifier
 
 from ..errors import RegistryError
 from ..types import AccountState, Address, KeyId
 from .artifact import load_artifact
+
+BATCH = 100
+"""Calls per JSON-RPC batch (the embedded chain's and the gateway's batch limit)."""
+
+
+def pending_nonces(w3: Web3, accounts: Sequence[Address | str]) -> list[int]:
+    """Each account's next nonce ("pending"), in JSON-RPC batches where the provider takes them."""
+    nonces: list[int] = []
+    for start in range(0, len(accounts), BATCH):
+        chunk = [to_checksum_address(a) for a in accounts[start : start + BATCH]]
+        try:
+            with w3.batch_requests() as batch:
+                for account in chunk:
+                    batch.add(w3.eth.get_transaction_count(account, "pending"))
+                nonces += [int(n) for n in batch.execute()]  # type: ignore[call-overload]
+        except Web3TypeError:  # a provider without batches (eth-tester)
+            nonces += [int(w3.eth.get_transaction_count(account, "pending")) for account in chunk]
+    return nonces
 
 
 class Transition(StrEnum):
@@ -72,6 +92,24 @@ class KeyRegistryContract:
             int(generation),
             int(updated_at),
         )
+
+    def entries(self, accounts: Sequence[Address | str]) -> list[OnChainEntry]:
+        """:meth:`entry` at "latest" for many accounts: JSON-RPC batches of :data:`BATCH` calls where the
+        provider takes batches (HTTP), one call each otherwise."""
+        rows: list[Any] = []
+        for start in range(0, len(accounts), BATCH):
+            chunk = [to_checksum_address(a) for a in accounts[start : start + BATCH]]
+            try:
+                with self.w3.batch_requests() as batch:
+                    for account in chunk:
+                        batch.add(self.contract.functions.entry(account))
+                    rows += batch.execute()
+            except Web3TypeError:  # a provider without batches (eth-tester)
+                rows += [self.contract.functions.entry(account).call() for account in chunk]
+        return [
+            OnChainEntry(AccountState(state), KeyId(bytes(key_id)) if any(key_id) else None, int(gen), int(updated))
+            for state, key_id, gen, updated in rows
+        ]
 
     def key_used(self, account: Address | str, key_id: bytes, block: BlockIdentifier = "latest") -> bool:
         """True if ``account`` has registered ``key_id`` (now or before a rollback): it cannot again.

@@ -24,18 +24,22 @@ def sign_transition(
     *,
     nonce: int | None = None,
     gas: int = DEFAULT_GAS,
+    chain_id: int | None = None,
+    fees: dict[str, int] | None = None,
 ) -> SignedComposite:
-    """Composite-sign the transition transaction for ``account`` (the account itself must send it)."""
+    """Composite-sign the transition transaction for ``account`` (the account itself must send it).
+    ``nonce``, ``chain_id`` and ``fees`` are read from the chain unless given (a batch reads them once)."""
     call = contract.transition_call(transition, account.key_id if transition == Transition.REGISTER else None)
-    base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
+    if fees is None:
+        fees = default_fees(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
     sender = to_checksum_address(account.address)
     tx: dict[str, Any] = {
         **call,
-        "chainId": w3.eth.chain_id,
+        "chainId": chain_id if chain_id is not None else w3.eth.chain_id,
         "nonce": nonce if nonce is not None else w3.eth.get_transaction_count(sender, "pending"),
         "gas": gas,
         "value": 0,
-        **default_fees(base_fee),
+        **fees,
     }
     return account.sign_transaction(tx)
 

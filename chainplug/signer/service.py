@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ LIMITS = Limits(max_body_bytes=256 * 1024, max_depth=16, max_batch=20, max_strin
 """Signer requests are small transaction dicts; the call data of one transaction is the longest string."""
 MAX_CREATE = 10_000
 """Most accounts one chainplug_createAccounts call makes."""
+MAX_BATCH = 1_000
+"""Most accounts one chainplug_advanceBatch call moves (the engine's default batch size)."""
 
 
 class SignerService:
@@ -56,12 +58,15 @@ class SignerService:
         token: str,
         audit: AuditLog,
         complete_on_chain: Callable[[SigningBackend, Address], str | None] | None = None,
+        complete_on_chain_many: Callable[[SigningBackend, Sequence[Address]], list[str]] | None = None,
     ) -> None:
         if len(token) < 16:
             raise ConfigError("the bearer token must be at least 16 characters")
         self._open_backend = open_backend
         self._complete_on_chain = complete_on_chain
         """Moves a locally PQC_ONLY account to PQC_ONLY on chain (idempotent; None if already there)."""
+        self._complete_on_chain_many = complete_on_chain_many
+        """The same for many accounts at once (every transaction sent before waiting for any)."""
         self._token = token.encode()
         self.audit = audit
         self.backend: SigningBackend | None = None
@@ -164,6 +169,7 @@ class SignerService:
             "chainplug_signTransaction": self._sign_transaction,
             "chainplug_sendTransaction": self._send_transaction,
             "chainplug_advance": self._advance,
+            "chainplug_advanceBatch": self._advance_batch,
             "chainplug_rollback": self._rollback,
             "chainplug_reload": self._reload,
         }
@@ -191,6 +197,18 @@ class SignerService:
             names = ", ".join(AccountState.__members__)
             raise RpcError(INVALID_PARAMS, f"target state must be one of {names} (or null: the next one)")
         return self.advance(_address(params[0]), target)
+
+    def _advance_batch(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 2)
+        addresses, target = params
+        if not isinstance(addresses, list) or not 0 < len(addresses) <= MAX_BATCH:
+            raise RpcError(INVALID_PARAMS, f"addresses must be a list of 1..{MAX_BATCH} account addresses")
+        chosen = [_address(a, f"addresses[{i}]") for i, a in enumerate(addresses)]
+        if len(set(chosen)) != len(chosen):
+            raise RpcError(INVALID_PARAMS, "addresses lists an account twice")
+        if not isinstance(target, str) or target not in AccountState.__members__:
+            raise RpcError(INVALID_PARAMS, f"target state must be one of {', '.join(AccountState.__members__)}")
+        return self.advance_batch(chosen, target)
 
     def _rollback(self, params: list[Any]) -> dict[str, Any]:
         param_count(params, 1)
@@ -255,6 +273,32 @@ class SignerService:
         self.audit.record("advance", account=after["address"], previous_state=before, new_state=after["state"],
                           generation=after["generation"])  # fmt: skip
         return after
+
+    def advance_batch(self, addresses: Sequence[Address], to: str) -> dict[str, Any]:
+        """The engine's batch migration (group commit, the fleet gate asked once, the on-chain steps of all
+        accounts sent before any is awaited) of ``addresses`` to ``to``; accounts already there stay."""
+        engine = self._backend().engine
+        for address in addresses:
+            engine.account(address)  # UnknownAccount before anything changes
+        target = AccountState[to]
+        report = engine.batch(target, addresses=addresses, batch_size=len(addresses))
+        finished = [a for a in addresses if engine.account(a).state is AccountState.PQC_ONLY]
+        if finished and target is AccountState.PQC_ONLY:
+            self._finish_on_chain_many(finished)
+        self._steps.labels(to=target.name).inc(report.reached_target)
+        summary = report.to_json()
+        self.audit.record("advance-batch", target=target.name, accounts=["0x" + a.hex() for a in addresses],
+                          reached_target=summary["reached_target"], failed=summary["failed"])  # fmt: skip
+        return {**summary, "accounts": [account_json(engine, a) for a in addresses]}
+
+    def _finish_on_chain_many(self, addresses: Sequence[Address]) -> None:
+        if self._complete_on_chain_many is None:
+            for address in addresses:
+                self._finish_on_chain(address)
+            return
+        sent = self._complete_on_chain_many(self._backend(), addresses)
+        if sent:
+            self.audit.record("complete-on-chain", accounts=len(addresses), tx_hashes=sent)
 
     def _finish_on_chain(self, address: Address) -> None:
         if self._complete_on_chain is None:

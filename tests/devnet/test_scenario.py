@@ -5,15 +5,47 @@ from pathlib import Path
 import pytest
 
 from chainplug.devnet import builtin_scenarios, find_scenario, load_scenario
-from chainplug.devnet.scenario import ATTACKS, before_activation, blocks_on_demand, ceiling_before, parse_scenario
+from chainplug.devnet.scenario import (
+    ATTACKS,
+    FUND_PER_BLOCK,
+    SETUP_BLOCKS,
+    before_activation,
+    blocks_on_demand,
+    ceiling_before,
+    parse_scenario,
+    setup_blocks,
+)
 from chainplug.errors import ConfigError
 
 DEVNET = Path(__file__).resolve().parents[2] / "chainplug" / "devnet" / "scenarios"
 SHIPPED = sorted(DEVNET.glob("*.toml"))
 
 
-def test_the_four_required_scenarios_are_shipped() -> None:
-    assert {p.stem for p in SHIPPED} >= {"smoke", "rolling-upgrade", "gate-forced-off", "chaos"}
+def test_the_required_scenarios_are_shipped() -> None:
+    assert {p.stem for p in SHIPPED} >= {"smoke", "rolling-upgrade", "gate-forced-off", "chaos", "large"}
+
+
+def test_large_is_the_fleet_and_the_migration_the_issue_asks_for() -> None:
+    """#14: 32 validators, a third legacy at the start and upgraded in waves, 1,000 accounts through
+    the engine's batch migration, several validators per process, and nothing scheduled before
+    activation (so a slow machine tests the same thing)."""
+    large = load_scenario(DEVNET / "large.toml")
+    assert len(large.fleet.validators) == 32 and len(large.fleet.legacy) == 11 and large.accounts == 1000
+    assert large.fleet.per_process > 1 and large.fleet.threshold == "all" and not large.fleet.force_gate
+    waves = [set(e.validators) for e in large.events if e.action == "upgrade"]
+    assert len(waves) > 1 and set().union(*waves) == large.fleet.legacy
+    migrations = [e for e in large.events if e.action in ("register", "migrate")]
+    assert migrations and all(e.batch for e in migrations) and all(e.accounts is None for e in migrations)
+    assert before_activation(large) == 0 and large.events[0].until == "activation"
+    assert large.chain.activation_block > setup_blocks(large.accounts)
+    assert large.expect.final_state == "PQC_ONLY" and large.expect.stranded == ()
+    assert large.expect.valid_rejected_by_quorum == 0 and large.expect.invalid_accepted == 0
+
+
+def test_setup_funds_the_accounts_a_few_blocks_at_a_time() -> None:
+    assert setup_blocks(1) == setup_blocks(FUND_PER_BLOCK) == SETUP_BLOCKS
+    assert setup_blocks(FUND_PER_BLOCK + 1) == SETUP_BLOCKS + 1
+    assert setup_blocks(1000) == 1 + -(-1000 // FUND_PER_BLOCK)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -86,6 +118,14 @@ def test_defaults_fill_an_empty_file() -> None:
             },
             "not ours to kill",
         ),
+        (
+            {"fleet": {"per_process": 2}, "events": [{"action": "crash_validator", "validators": ["v1"]}]},
+            "needs per_process = 1",
+        ),
+        ({"events": [{"action": "upgrade", "validators": ["v1"], "batch": 10}]}, "batch (1..1000) is for"),
+        ({"events": [{"action": "migrate", "batch": 0}]}, "batch (1..1000) is for"),
+        ({"events": [{"action": "finalize", "batch": 5, "expect": "gate-refused"}]}, "one account at a time"),
+        ({"fleet": {"per_process": 0}}, "per_process"),
     ],
 )
 def test_mistakes_are_named(document: dict[str, object], message: str) -> None:

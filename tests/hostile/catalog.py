@@ -64,6 +64,8 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     ),
     "state": lambda v: v is None or v in ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY"),
     "signer-count": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10_000,
+    "address-list": lambda v: isinstance(v, list) and 0 < len(v) <= 1000 and all(_hex(a, size=20) for a in v),
+    "batch-state": lambda v: v in ("CLASSICAL", "HYBRID", "FINALIZING", "PQC_ONLY"),
     # a signer's transaction field: an integer within the decoder's width, or a hex / decimal string of one
     "tx-int8": lambda v: _tx_int(v, 8),
     "tx-int32": lambda v: _tx_int(v, 32),
@@ -135,6 +137,7 @@ def chain_methods(sender: str) -> list[Method]:
         Method("eth_sendRawTransaction", (Param("data", "0x02c0"),)),
         Method("chainplug_sendEnvelope", (Param("data", "0x00"),)),
         Method("chainplug_getSidecar", (hash_,)),
+        Method("chainplug_getBlockBundle", (block,)),
         Method("eth_sendTransaction", (call_object(sender),)),
         Method("evm_mine", (Param("optional-quantity", None),), required=0),
     ]
@@ -177,6 +180,8 @@ def signer_methods(account: str) -> list[Method]:
         Method("chainplug_signTransaction", (tx,)),
         Method("chainplug_sendTransaction", (tx,)),
         Method("chainplug_advance", (Param("address", account), Param("state", "CLASSICAL")), required=1),
+        # CLASSICAL: a batch with nothing to do (every account is there or past it), so the suite moves no one
+        Method("chainplug_advanceBatch", (Param("address-list", [account]), Param("batch-state", "CLASSICAL"))),
         Method("chainplug_rollback", (Param("address", account),)),
         Method("chainplug_reload"),
     ]

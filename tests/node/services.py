@@ -13,12 +13,13 @@ from typing import Any
 
 
 @contextmanager
-def chainplug_service(*args: str, timeout: float = 60) -> Iterator[dict[str, Any]]:
-    """Run ``chainplug ARGS --json --listen 127.0.0.1:0``; yield its announcement (with ``url``)."""
+def chainplug_service(*args: str, timeout: float = 60, listen: bool = True) -> Iterator[dict[str, Any]]:
+    """Run ``chainplug ARGS --json --listen 127.0.0.1:0`` (without ``--listen`` if not ``listen``: a
+    validator host takes its addresses from its members file); yield its announcement (with ``url``)."""
     # stderr goes to a file: a pipe nobody reads would block a chatty service once it fills.
     errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        [sys.executable, "-m", "chainplug.cli.main", *args, "--json", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "chainplug.cli.main", *args, "--json", *(["--listen", "127.0.0.1:0"] if listen else [])],
         stdout=subprocess.PIPE,
         stderr=errors,
         text=True,

@@ -157,6 +157,39 @@ def test_one_account_through_all_four_states(network: dict[str, Any]) -> None:
     del stderr
 
 
+def test_a_batch_of_accounts_through_all_four_states(network: dict[str, Any]) -> None:
+    """chainplug_advanceBatch: the engine's batch migration, on chain too; already-there accounts stay."""
+    store = network["root"] / "batch-store"
+    w3 = Web3(Web3.HTTPProvider(network["chain"]["url"]))
+    contract = KeyRegistryContract(w3, network["registry"])
+    with chainplug_service(*signer_args(network, store)) as signer:
+        url = signer["url"]
+        wait_ready(url)
+        addresses = result(url, "chainplug_createAccounts", 5)
+        for address in addresses:
+            w3.eth.wait_for_transaction_receipt(
+                w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**19})
+            )
+        result(url, "chainplug_advance", addresses[0], "HYBRID")  # one ahead of the others
+        for target in ("HYBRID", "FINALIZING", "PQC_ONLY"):
+            report = result(url, "chainplug_advanceBatch", addresses, target)
+            assert report["target"] == target and report["failed"] == {}
+            assert report["to_do"] + report["already_there"] == 5 and report["reached_target"] == report["to_do"]
+            assert {a["state"] for a in report["accounts"]} == {target}
+            assert {contract.entry(a).state for a in addresses} == {AccountState[target]}
+        assert report["chunks"] == 1
+        for address in addresses:
+            sent = result(url, "chainplug_sendTransaction", {"from": address, "to": w3.eth.accounts[1], "value": 1})
+            assert sent["kind"] == "pqc-only" and w3.eth.wait_for_transaction_receipt(sent["tx_hash"])["status"] == 1
+        twice = call(url, "chainplug_advanceBatch", [addresses[0], addresses[0]], "HYBRID").json()
+        assert twice["error"]["code"] == -32602
+        unknown = call(url, "chainplug_advanceBatch", ["0x" + "12" * 20], "HYBRID").json()
+        assert unknown["error"]["code"] == -32602
+    events = [json.loads(line)["event"] for line in (store / "audit.jsonl").read_text().splitlines()]
+    assert events.count("advance-batch") == 3 and "complete-on-chain" in events
+    verify_audit_log(store / "audit.jsonl")
+
+
 def test_tampered_key_file_keeps_health_failing_with_the_account_named(network: dict[str, Any]) -> None:
     store = network["root"] / "tamper-store"
     with chainplug_service(*signer_args(network, store)) as signer:

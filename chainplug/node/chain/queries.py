@@ -267,3 +267,28 @@ def fee_history(backend: ChainBackend, count: int, newest: str | int | bytes, pe
     if percentiles:
         result["reward"] = [_rewards(backend, b, percentiles) for b in blocks]
     return result
+
+
+# --- block bundles ----------------------------------------------------------------------------------
+
+
+def block_bundle(backend: ChainBackend, block: BlockAPI) -> dict[str, Any]:
+    """chainplug_getBlockBundle: what a validator needs to check a mined block, in one answer — its hash
+    and parent, and per transaction (in block order) its hash, its exact signed bytes and the PQC sidecar
+    the chain holds for it (null if none)."""
+    transactions = []
+    for tx in block.transactions:
+        sidecar = backend.sidecars.get(bytes(tx.hash))
+        transactions.append(
+            {
+                "hash": wire.hexdata(tx.hash),
+                "raw": wire.hexdata(tx.encode()),
+                "sidecar": wire.hexdata(sidecar.encode()) if sidecar is not None else None,
+            }
+        )
+    return {
+        "number": wire.qty(block.number),
+        "hash": wire.hexdata(block.hash),
+        "parentHash": wire.hexdata(block.header.parent_hash),
+        "transactions": transactions,
+    }

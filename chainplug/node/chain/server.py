@@ -7,6 +7,8 @@ answered in geth's wire format, plus the chainplug methods of the upgraded chain
   classical part is submitted; the chain rules verify it (UpgradedVerifier, registry read from the chain
   state). A HYBRID sender's bare ``eth_sendRawTransaction`` after activation is refused (code -32003).
 * ``chainplug_getSidecar(tx_hash)``, ``chainplug_chainInfo()``.
+* ``chainplug_getBlockBundle(block)``: a mined block as validators check it, in one call — hash, parent
+  hash, and each transaction's hash, exact signed bytes and the sidecar the chain holds (or null).
 
 Mining: one block per transaction (automine), one block every ``block_time`` seconds, or only on
 ``evm_mine`` (manual: the devnet's block clock).
@@ -58,6 +60,8 @@ MAX_MINE = 1000
 """Most blocks one evm_mine call mines (a client must not make the chain mine for hours)."""
 EXECUTION_REVERTED = 3
 """geth's JSON-RPC code for a reverted eth_call / eth_estimateGas."""
+BUNDLE_CACHE = 64
+"""Block bundles kept, by block hash (every validator process asks for the same few recent blocks)."""
 
 
 ARITY: dict[str, tuple[int, int]] = {
@@ -66,7 +70,7 @@ ARITY: dict[str, tuple[int, int]] = {
     "eth_estimateGas": (1, 2), "eth_feeHistory": (2, 3), "eth_getLogs": (1, 1), "eth_getTransactionByHash": (1, 1),
     "eth_getRawTransactionByHash": (1, 1), "eth_getTransactionReceipt": (1, 1), "eth_sendRawTransaction": (1, 1),
     "eth_sendTransaction": (1, 1), "chainplug_sendEnvelope": (1, 1), "chainplug_getSidecar": (1, 1),
-    "evm_mine": (0, 1),
+    "evm_mine": (0, 1), "chainplug_getBlockBundle": (1, 1),
 }  # fmt: skip
 """(fewest, most) parameters of each method taking any; the others take none. As geth, more are refused."""
 
@@ -99,6 +103,7 @@ class ChainServer:
         )
         self._height = Gauge("chainplug_chain_block_number", "latest mined block", registry=self.metrics)
         self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
+        self._bundles: dict[bytes, dict[str, Any]] = {}
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda _: f"chainplug/v{__version__}/py-evm-{version('py-evm')}",
             "net_version": lambda _: str(backend.chain_id),
@@ -134,6 +139,7 @@ class ChainServer:
             "chainplug_sendEnvelope": lambda p: self._submit("chainplug_sendEnvelope", p),
             "chainplug_getSidecar": self._sidecar,
             "chainplug_chainInfo": lambda _: self.info(),
+            "chainplug_getBlockBundle": self._bundle,
             "evm_mine": self._mine,
         }
         for name, handler in self._methods.items():
@@ -260,6 +266,23 @@ class ChainServer:
     def _sidecar(self, params: list[Any]) -> str | None:
         stored = self.backend.sidecars.get(wire.data(wire.param(params, 0), "transaction hash", size=32))
         return wire.hexdata(stored.encode()) if stored is not None else None
+
+    def _bundle(self, params: list[Any]) -> dict[str, Any] | None:
+        """A mined block's bundle (queries.block_bundle); null for a block not mined yet. A mined block
+        never changes, so bundles are kept by hash: validators in several processes ask for the same one."""
+        ident = wire.block_id(wire.param(params, 0))
+        if ident == "pending":
+            raise RpcError(INVALID_PARAMS, "a bundle is of a mined block: give a number or a tag other than pending")
+        found = self.backend.block(ident)
+        if found is None:
+            return None
+        block = found[0]
+        cached = self._bundles.get(bytes(block.hash))
+        if cached is None:
+            cached = self._bundles[bytes(block.hash)] = queries.block_bundle(self.backend, block)
+            while len(self._bundles) > BUNDLE_CACHE:
+                self._bundles.pop(next(iter(self._bundles)))
+        return cached
 
     def _mine(self, params: list[Any]) -> str:
         count = wire.param(params, 0)
