@@ -1,11 +1,11 @@
 """Validator throughput over processes, against the bare primitive rate on one core.
 
 What a validator does per transaction: chainplug.node.validator.check_transaction (sidecar decode
-and match, the upgraded verifier with its registry read, the verdict) in a process pool fed with
-executor.map, as Validator.check_block does, with a chunksize so that pool overhead is paid per
-chunk rather than per transaction. Pool rates are normalised per round by the bare primitive
-time measured right before and right after that pool run (the machine's load drifts; see the
-harness). Worker processes inherit the PQC backend in use (``CHAINPLUG_PQC_BACKEND``).
+and match, the upgraded verifier with its registry read, the record) in a process pool fed with
+executor.map with the chunksize Validator.check_block uses (a few chunks per worker), so that
+pool overhead is paid per chunk rather than per transaction. Pool rates are normalised per round
+by the bare primitive time measured right before and right after that pool run (the machine's
+load drifts; see the harness). Worker processes inherit the PQC backend in use (``CHAINPLUG_PQC_BACKEND``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def validator_throughput(h: Harness, prims: dict[str, Op], max_processes: int) -
                 normalised[processes].append(rate * bracket)
                 floor = after
                 if processes == 1 and round_index < max(3, rounds // 2):
-                    # For comparison: executor.map without a chunksize, as Validator.check_block maps.
+                    # For comparison: executor.map without a chunksize (one pool round trip per transaction).
                     slow_rate = len(work) / _verify_many(pool, work, 1)
                     after = h.time(bare, floor_loops)
                     unchunked.append(slow_rate * (floor + after) / 2)

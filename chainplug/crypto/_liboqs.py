@@ -63,6 +63,7 @@ from ..constants import (
     MLDSA87_PUBLIC_KEY_BYTES,
     MLDSA87_SEED_BYTES,
     MLDSA87_SIGNATURE_BYTES,
+    MLDSA_MAX_CONTEXT_BYTES,
     MLKEM1024_CIPHERTEXT_BYTES,
     MLKEM1024_ENCAPSULATION_KEY_BYTES,
     MLKEM1024_SEED_BYTES,
@@ -74,6 +75,7 @@ from .pqc import (
     MLDSA87VerifyingKey,
     MLKEM1024DecapsulationKey,
     PQCBackend,
+    check_context,
     check_mldsa87_public_key,
 )
 from .zeroize import zeroize
@@ -482,6 +484,15 @@ class _VerifyingKey(MLDSA87VerifyingKey):
     @property
     def public_key_bytes(self) -> bytes:
         return self._raw
+
+    def verify(self, signature: bytes, message: bytes, context: bytes) -> None:
+        # The base class's checks, in its order, without its three layers of calls (hot path).
+        if len(context) > MLDSA_MAX_CONTEXT_BYTES:
+            check_context(context)  # raises
+        if len(signature) != MLDSA87_SIGNATURE_BYTES or not self._native.mldsa87_verify(
+            _as_bytes(message), _as_bytes(signature), _as_bytes(context), self._raw
+        ):
+            raise InvalidSignature("ML-DSA-87 signature does not verify")
 
     def _verify(self, signature: bytes, message: bytes, context: bytes) -> bool:
         valid: bool = self._native.mldsa87_verify(

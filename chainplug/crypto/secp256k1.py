@@ -13,7 +13,7 @@ import coincurve
 from ..constants import CLASSICAL_SIGNATURE_BYTES, SECP256K1_HALF_N, SECP256K1_N, SECP256K1_SECRET_BYTES
 from ..errors import InvalidKey, InvalidSignature, Reason
 from ..types import Address, Hash32
-from .keccak import keccak256
+from .keccak import _keccak_256, keccak256
 from .zeroize import zeroize
 
 try:  # libsecp256k1 through coincurve's own cffi binding, without coincurve's per-call wrappers
@@ -144,7 +144,8 @@ def recover_address(digest: Hash32, signature: RecoverableSignature) -> Address:
 def _recover_address_compact(digest: Hash32, compact: bytes) -> Address:
     """:func:`recover_address` for ``signature.to_bytes()`` of a :class:`RecoverableSignature`
     (so low-s already holds): verifiers serialise the signature once, for recovery and for M'."""
-    return Address(keccak256(_recover_compact(digest, compact))[12:])
+    address: Address = _keccak_256(_recover_compact(digest, compact)).digest()[12:]  # keccak256(), inline
+    return address
 
 
 class Secp256k1PrivateKey:

@@ -122,6 +122,17 @@ def list_header(length: int) -> bytes:
     return bytes((0xF7 + len(size),)) + size
 
 
+def encode_payload(items: list[Any]) -> bytes:
+    """The payload of ``rlp.encode(items)``: the items' encodings, without the list header (signing
+    encodes a transaction's fields once and wraps them twice: for the signing hash, and signed)."""
+    parts = _encode_parts(items)
+    if parts is None:
+        encoded: bytes = rlp.encode(items)
+        _, start, _ = _header(encoded, 0, len(encoded))
+        return encoded[start:]
+    return parts
+
+
 def encode(items: list[Any]) -> bytes:
     """``rlp.encode(items)``: the common case inline (pyrlp's sedes inference costs ~30 µs per
     transaction, on every signing and raw-encoding), anything else through pyrlp itself."""
@@ -135,6 +146,12 @@ def _encode_plain(items: list[Any]) -> bytes | None:
     """RLP of a list whose elements are exactly ``bytes``, non-negative exactly-``int`` values or
     such lists, byte for byte as pyrlp encodes it (integers big-endian without leading zeros, 0 as
     the empty string). None for anything else, which is left to pyrlp (and its errors)."""
+    payload = _encode_parts(items)
+    return None if payload is None else list_header(len(payload)) + payload
+
+
+def _encode_parts(items: list[Any]) -> bytes | None:
+    """:func:`_encode_plain` without the list header."""
     parts: list[bytes] = []
     for item in items:
         kind = type(item)
@@ -158,5 +175,4 @@ def _encode_plain(items: list[Any]) -> bytes | None:
         else:
             size = length.to_bytes((length.bit_length() + 7) // 8, "big")
             parts.append(bytes((0xB7 + len(size),)) + size + item)
-    payload = b"".join(parts)
-    return list_header(len(payload)) + payload
+    return b"".join(parts)

@@ -27,7 +27,16 @@ from ..crypto.secp256k1 import Secp256k1PrivateKey
 from ..errors import MalformedTransaction
 from ..types import Address, Hash32, KeyId
 from .codec import Envelope
-from .fields import WireField, as_bytes, as_int, check_value, from_mapping, value_from_json, wire_fields
+from .fields import (
+    WireField,
+    as_access_list,
+    as_bytes,
+    as_int,
+    check_value,
+    from_mapping,
+    value_from_json,
+    wire_fields,
+)
 from .message import classical_signature_hash, message_representative
 from .transaction import TX_TYPE_LEGACY, FeeMarketTransaction, LegacyTransaction, SignedTransaction
 
@@ -74,11 +83,15 @@ def check_transaction_fields(tx: Mapping[str, Any]) -> None:
         raise MalformedTransaction("from must be a 20-byte address")
 
 
-def unsigned_from_dict(tx: Mapping[str, Any]) -> LegacyTransaction | FeeMarketTransaction:
+def unsigned_from_dict(
+    tx: Mapping[str, Any], *, artifact: tuple[bytes, KeyId] | None = None
+) -> LegacyTransaction | FeeMarketTransaction:
     """Build the unsigned transaction from an eth-account / web3.py style dict.
 
     Keys: chainId, nonce, gas, to, value, data, and either maxFeePerGas + maxPriorityFeePerGas
     (EIP-1559, the default) or gasPrice (legacy EIP-155). ``type`` may be given as 2 or 0.
+    ``artifact``: (artifact address, key id) to add as :func:`with_artifact` does, in the same
+    construction (an EIP-1559 transaction is then built and checked once, not twice).
     """
     unknown = set(tx) - _KNOWN_FIELDS
     if unknown:
@@ -105,6 +118,18 @@ def unsigned_from_dict(tx: Mapping[str, Any]) -> LegacyTransaction | FeeMarketTr
         raise MalformedTransaction(
             "EIP-1559 (type 2) transaction takes maxFeePerGas/maxPriorityFeePerGas, not gasPrice"
         )
+    if artifact is not None and "gas" in tx:
+        try:
+            access_list = as_access_list(tx.get("accessList"))
+            gas = as_int(tx["gas"], "gas")
+        except MalformedTransaction:
+            pass  # reported in field order by from_mapping below
+        else:
+            address, key_id = artifact
+            if not any(named == address and key_id in keys for named, keys in access_list):
+                entry = (bytes(address), (bytes(key_id),))
+                extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
+                return from_mapping(FeeMarketTransaction, tx, gas=gas + extra_gas, access_list=(*access_list, entry))
     return from_mapping(FeeMarketTransaction, tx)
 
 
@@ -183,7 +208,8 @@ class CompositeAccount:
         """Sign ``tx`` classically (stock format) and with ML-DSA-87 over M' (docs/envelope-v1.md §M')."""
         if "from" in tx and as_bytes(tx["from"], "from") != self.address_bytes:
             raise MalformedTransaction("transaction 'from' is not this account")
-        unsigned = with_artifact(unsigned_from_dict(tx), self._artifact_address, self._key_id)
+        artifact = (self._artifact_address, self._key_id)
+        unsigned = with_artifact(unsigned_from_dict(tx, artifact=artifact), *artifact)
         transaction = SignedTransaction.sign(unsigned, self._classical.sign_digest)
         m_prime = message_representative(
             chain_id=unsigned.chain_id,

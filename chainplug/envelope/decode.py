@@ -12,10 +12,19 @@ tests/envelope/test_decoder_differential.py holds the two decoders to the same a
 
 The signing hash is taken from the raw bytes (the signed prefix is the list payload minus the
 trailing signature items), never by encoding the fields again.
+
+Two fast tiers per classical type, tried in order: one compiled regular expression that matches the
+whole payload of a transaction whose fields are all short (data and access list up to 255 bytes:
+nearly every transfer and call) and does the canonical-form, width and leading-zero checks in C
+(the ``re`` engine), then the item walk of ``_rlp`` for everything else. The pattern accepts only
+what the item walk accepts (each field's alternatives are exactly its canonical encodings), and
+anything it does not match goes down a tier, so the answers never depend on the tier; the
+differential test draws transactions on both sides of every limit of the first tier.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..constants import (
@@ -32,7 +41,7 @@ from ..crypto.secp256k1 import RecoverableSignature, _checked_signature
 from ..errors import ChainplugError, MalformedTransaction
 from ..types import Hash32
 from . import _reference
-from ._rlp import decode_list, list_header
+from ._rlp import _items, decode_list, list_header
 from .fields import AccessList, field_names, slot_setters
 from .pqc_tx import PqcOnlyTransaction, PqcTransaction
 from .transaction import FeeMarketTransaction, LegacyTransaction, SignedTransaction
@@ -141,6 +150,132 @@ def _list_prefix(length: int) -> bytes:
     return bytes((0xC0 + length,)) if length <= 55 else list_header(length)
 
 
+# --- first tier: one regular expression per classical type -----------------------------------------
+#
+# Each field's group matches exactly the canonical RLP encodings the field may have, header included:
+# a uint is a single byte 0x01..0x7f, 0x80 (zero, where the field allows it), 0x81 then a byte >= 0x80,
+# or 0x80+n then n bytes without a leading zero (n <= the field's width); a byte string of up to 255
+# bytes in its short or one-byte-length form; a list likewise. Python checks what a pattern cannot
+# (the outer list length, r < n, s <= n/2, v >= 37) and builds the result.
+
+
+def _b(value: int) -> bytes:
+    return re.escape(bytes((value,)))
+
+
+def _uint(max_bytes: int, *, zero: bool = True) -> bytes:
+    forms = [rb"[\x01-\x7f]", rb"\x81[\x80-\xff]", *([rb"\x80"] if zero else [])]
+    forms += [_b(0x80 + n) + rb"[\x01-\xff].{%d}" % (n - 1) for n in range(2, max_bytes + 1)]
+    return b"(" + b"|".join(forms) + b")"
+
+
+def _string() -> bytes:
+    forms = [rb"[\x00-\x7f]", rb"\x80", rb"\x81[\x80-\xff]", *(_b(0x80 + n) + rb".{%d}" % n for n in range(2, 56))]
+    forms.append(rb"\xb8(?:" + b"|".join(_b(n) + rb".{%d}" % n for n in range(56, 256)) + b")")
+    return b"(" + b"|".join(forms) + b")"
+
+
+def _list() -> bytes:
+    forms = [rb"\xc0", *(_b(0xC0 + n) + rb".{%d}" % n for n in range(1, 56))]
+    forms.append(rb"\xf8(?:" + b"|".join(_b(n) + rb".{%d}" % n for n in range(56, 256)) + b")")
+    return b"(" + b"|".join(forms) + b")"
+
+
+_TO = rb"(\x80|\x94.{20})"
+_patterns: list[Any] = []
+
+
+def _compile() -> tuple[Any, Any]:
+    """(EIP-1559 payload pattern, EIP-155 payload pattern), compiled on first use (~0.1 s)."""
+    if not _patterns:
+        u8, u256, nonzero = _uint(8), _uint(32), _uint(32, zero=False)
+        fee_market = nonzero + u8 + u256 + u256 + u8 + _TO + u256 + _string() + _list() + rb"(\x80|\x01)"
+        legacy = u8 + u256 + u8 + _TO + u256 + _string() + nonzero
+        _patterns.extend((re.compile(fee_market + nonzero + nonzero, re.S).fullmatch,
+                          re.compile(legacy + nonzero + nonzero, re.S).fullmatch))  # fmt: skip
+    return _patterns[0], _patterns[1]
+
+
+_MASK = (0, 0x7F, *((1 << (8 * (n - 1))) - 1 for n in range(2, 34)))
+"""``int.from_bytes(item) & _MASK[len(item)]`` is the value of a canonical uint item, header included."""
+_ARTIFACT_SHAPE = b"\xf8\x38\xf7\x94"
+"""An access list of one entry with one storage key (the hybrid artifact), up to its address."""
+
+
+def _payload_start(raw: bytes, at: int) -> int:
+    """Start of the payload of the list at ``raw[at]`` if it is in long form and ends exactly at the
+    end of ``raw`` (every first-tier transaction is over 55 bytes), else 0."""
+    size = len(raw)
+    if size - at < 58:  # a list header and at least 56 bytes of payload
+        return 0
+    first = raw[at]
+    if first == 0xF8:
+        return at + 2 if raw[at + 1] == size - at - 2 and raw[at + 1] > 55 else 0
+    if first == 0xF9:
+        return at + 3 if raw[at + 1] and (raw[at + 1] << 8 | raw[at + 2]) == size - at - 3 else 0
+    return 0
+
+
+def _data(item: bytes) -> bytes:
+    first = item[0]
+    return item if first < 0x80 else item[1:] if first < 0xB8 else item[2:]
+
+
+def _access(item: bytes) -> AccessList | None:
+    if item == b"\xc0":
+        return ()
+    if item[:4] == _ARTIFACT_SHAPE and item[24:26] == b"\xe1\xa0":  # 58 bytes, by the pattern
+        return ((item[4:24], (item[26:],)),)
+    try:
+        return _fast_access_list(_items(item, 1 if item[0] <= 0xF7 else 2, len(item), 2))
+    except ChainplugError:
+        return None  # the next tier says why
+
+
+def _fee_market_pattern(raw: bytes) -> SignedTransaction | None:
+    start = _payload_start(raw, 1)
+    match = _compile()[0](raw, start) if start else None
+    if match is None:
+        return None
+    chain, nonce, tip, fee_cap, gas, to, value, data, access, y_item, r_item, s_item = match.groups()
+    r, s = _from_bytes(r_item, "big") & _MASK[len(r_item)], _from_bytes(s_item, "big") & _MASK[len(s_item)]
+    access_list = _access(access)
+    if r >= SECP256K1_N or s > SECP256K1_HALF_N or access_list is None:
+        return None
+    content_end = match.start(10)  # the first nine fields are signed
+    preimage = b"\x02" + _list_prefix(content_end - start) + raw[start:content_end]
+    return _fee_market_signed(
+        _from_bytes(chain, "big") & _MASK[len(chain)], _from_bytes(nonce, "big") & _MASK[len(nonce)],
+        _from_bytes(tip, "big") & _MASK[len(tip)], _from_bytes(fee_cap, "big") & _MASK[len(fee_cap)],
+        _from_bytes(gas, "big") & _MASK[len(gas)], to[1:], _from_bytes(value, "big") & _MASK[len(value)],
+        _data(data), access_list, _checked_signature(r, s, 1 if y_item == b"\x01" else 0), keccak256(preimage), raw,
+    )  # fmt: skip
+
+
+def _legacy_pattern(raw: bytes) -> SignedTransaction | None:
+    start = _payload_start(raw, 0)
+    match = _compile()[1](raw, start) if start else None
+    if match is None:
+        return None
+    nonce, gas_price, gas, to, value, data, v_item, r_item, s_item = match.groups()
+    v = _from_bytes(v_item, "big") & _MASK[len(v_item)]
+    r, s = _from_bytes(r_item, "big") & _MASK[len(r_item)], _from_bytes(s_item, "big") & _MASK[len(s_item)]
+    if v < 37 or r >= SECP256K1_N or s > SECP256K1_HALF_N:
+        return None
+    chain_id, y_parity = (v - 35) // 2, (v - 35) % 2
+    # Signed: the six payload fields, then chain_id, 0, 0 (EIP-155), re-using the raw bytes.
+    content_end = match.start(7)
+    chain = chain_id.to_bytes((chain_id.bit_length() + 7) // 8, "big")
+    if len(chain) != 1 or chain[0] >= 0x80:
+        chain = bytes((0x80 + len(chain),)) + chain
+    preimage = _list_prefix(content_end - start + len(chain) + 2) + raw[start:content_end] + chain + b"\x80\x80"
+    return _legacy_signed(
+        chain_id, _from_bytes(nonce, "big") & _MASK[len(nonce)], _from_bytes(gas_price, "big") & _MASK[len(gas_price)],
+        _from_bytes(gas, "big") & _MASK[len(gas)], to[1:], _from_bytes(value, "big") & _MASK[len(value)],
+        _data(data), _checked_signature(r, s, y_parity), keccak256(preimage), raw,
+    )  # fmt: skip
+
+
 def decode_transaction(raw: bytes) -> SignedTransaction:
     """Strictly decode a raw signed EIP-1559 or EIP-155 transaction. Raises MalformedTransaction
     (UnsupportedEnvelope for another type or a pre-EIP-155 signature)."""
@@ -150,9 +285,9 @@ def decode_transaction(raw: bytes) -> SignedTransaction:
         first = raw[0]
         try:
             if first == TX_TYPE_EIP1559:
-                return _fee_market(raw)
+                return _fee_market_pattern(raw) or _fee_market(raw)
             if first >= 0xC0:
-                return _legacy(raw)
+                return _legacy_pattern(raw) or _legacy(raw)
         except ChainplugError:
             raise
         except (ValueError, TypeError, IndexError) as exc:  # defensive: no crash escapes the boundary

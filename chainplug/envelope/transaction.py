@@ -69,14 +69,23 @@ class LegacyTransaction:
 
     def signing_hash(self) -> Hash32:
         """The digest the classical key signs (EIP-155)."""
-        return keccak256(_rlp.encode([*payload_items(self), self.chain_id, 0, 0]))
+        return keccak256(self._signing_preimage(_rlp.encode_payload(payload_items(self))))
 
     def encode_signed(self, signature: RecoverableSignature) -> bytes:
         """The raw signed transaction, as ``eth_sendRawTransaction`` takes it."""
+        return self._signed(_rlp.encode_payload(payload_items(self)), signature)
+
+    def _signing_preimage(self, payload: bytes) -> bytes:
+        """What the key signs, from ``payload`` = the encoded payload fields (no list header)."""
+        tail = _rlp.encode_payload([self.chain_id, 0, 0])
+        return _rlp.list_header(len(payload) + len(tail)) + payload + tail
+
+    def _signed(self, payload: bytes, signature: RecoverableSignature) -> bytes:
         v = self.chain_id * 2 + 35 + signature.y_parity
         if v.bit_length() > 256:
             raise MalformedTransaction("chain id too large for an EIP-155 v")
-        return _rlp.encode([*payload_items(self), v, signature.r, signature.s])
+        tail = _rlp.encode_payload([v, signature.r, signature.s])
+        return _rlp.list_header(len(payload) + len(tail)) + payload + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +122,22 @@ class FeeMarketTransaction(_FeeMarketFields):
 
     def signing_hash(self) -> Hash32:
         """The digest the classical key signs (EIP-1559 §signature)."""
-        return keccak256(bytes((TX_TYPE_EIP1559,)) + _rlp.encode(payload_items(self)))
+        return keccak256(self._signing_preimage(_rlp.encode_payload(payload_items(self))))
 
     def encode_signed(self, signature: RecoverableSignature) -> bytes:
         """The raw signed transaction, as ``eth_sendRawTransaction`` takes it."""
-        items = [*payload_items(self), signature.y_parity, signature.r, signature.s]
-        return bytes((TX_TYPE_EIP1559,)) + _rlp.encode(items)
+        return self._signed(_rlp.encode_payload(payload_items(self)), signature)
+
+    def _signing_preimage(self, payload: bytes) -> bytes:
+        """What the key signs, from ``payload`` = the encoded payload fields (no list header)."""
+        return _TYPE_BYTE + _rlp.list_header(len(payload)) + payload
+
+    def _signed(self, payload: bytes, signature: RecoverableSignature) -> bytes:
+        tail = _rlp.encode_payload([signature.y_parity, signature.r, signature.s])
+        return _TYPE_BYTE + _rlp.list_header(len(payload) + len(tail)) + payload + tail
+
+
+_TYPE_BYTE = bytes((TX_TYPE_EIP1559,))
 
 
 ClassicalTransaction = LegacyTransaction | FeeMarketTransaction
@@ -140,9 +159,10 @@ class SignedTransaction:
     @classmethod
     def sign(cls, unsigned: ClassicalTransaction, sign_digest: SignDigest) -> SignedTransaction:
         """Sign ``unsigned`` with ``sign_digest`` (a secp256k1 key's): the typed result, no decoding."""
-        signing_hash = unsigned.signing_hash()
+        payload = _rlp.encode_payload(payload_items(unsigned))  # encoded once, wrapped twice
+        signing_hash = keccak256(unsigned._signing_preimage(payload))
         signature = sign_digest(signing_hash)
-        return cls(unsigned, signature, signing_hash, unsigned.encode_signed(signature))
+        return cls(unsigned, signature, signing_hash, unsigned._signed(payload, signature))
 
     @property
     def tx_hash(self) -> Hash32:

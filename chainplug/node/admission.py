@@ -84,6 +84,13 @@ class AdmissionHook:
                 raise ConfigError("an upgraded node needs a registry")
             self._verifier = UpgradedVerifier(registry, activation_block=activation_block, chain_id=chain_id)
 
+    def verify(self, data: bytes | Decoded, *, inclusion_block: int | None = None) -> VerifiedTransaction:
+        """The verifier's own answer (raises what it raises): for a caller that keeps its own record
+        of an acceptance instead of a :class:`Verdict` (the validator's per-transaction check)."""
+        if isinstance(self._verifier, LegacyVerifier):
+            return self._verifier.verify(data)
+        return self._verifier.verify(data, inclusion_block=inclusion_block)
+
     def check(self, data: bytes | Decoded, *, inclusion_block: int | None = None) -> Verdict:
         """Decide on a raw transaction or an envelope (bytes or decoded) for inclusion in block
         ``inclusion_block`` (None = now)."""

@@ -59,10 +59,9 @@ class VerifiedTransaction:
 
     Only verifiers in this module can create one: the constructor refuses, and there is no
     dataclass ``replace`` to turn one acceptance into another (e.g. a legacy acceptance into a
-    strict one for some other sender). Instances are immutable.
+    strict one for some other sender). Instances are immutable. (The fields live in the instance
+    dictionary, given whole by ``_mint``: one call per result instead of one per field.)
     """
-
-    __slots__ = ("key_id", "policy", "pqc", "pqc_reason", "sender", "sender_state", "transaction")
 
     policy: str
     """Which verifier accepted: legacy, upgraded or strict."""
@@ -92,19 +91,17 @@ class VerifiedTransaction:
         key_id: KeyId | None = None,
         pqc_reason: Reason | None = None,
     ) -> VerifiedTransaction:
-        result = object.__new__(cls)
-        # Slot descriptors set directly: what object.__setattr__ does, minus the per-field lookups.
-        set_policy, set_sender, set_transaction, set_pqc, set_state, set_key_id, set_reason = _VERIFIED_SETTERS
-        set_policy(result, policy)
-        set_sender(result, sender)
-        set_transaction(result, transaction)
-        set_pqc(result, pqc)
-        set_state(result, sender_state)
-        set_key_id(result, key_id)
-        set_reason(result, pqc_reason)
+        result = _object_new(cls)
+        _object_setattr(result, "__dict__", {
+            "policy": policy, "sender": sender, "transaction": transaction, "pqc": pqc,
+            "sender_state": sender_state, "key_id": key_id, "pqc_reason": pqc_reason,
+        })  # fmt: skip
         return result
 
     def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("VerifiedTransaction is immutable")
+
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("VerifiedTransaction is immutable")
 
     def __repr__(self) -> str:
@@ -123,10 +120,8 @@ class VerifiedTransaction:
         return self.transaction.chain_id
 
 
-_VERIFIED_SETTERS = tuple(
-    VerifiedTransaction.__dict__[name].__set__
-    for name in ("policy", "sender", "transaction", "pqc", "sender_state", "key_id", "pqc_reason")
-)
+_object_new = object.__new__
+_object_setattr = object.__setattr__
 _MAGIC_BYTES = len(ENVELOPE_MAGIC)
 
 

@@ -224,3 +224,33 @@ def test_each_item_replaced_by_each_boundary_value_gets_the_same_answer() -> Non
             outcome = _agree(raw[:1] + encoded if typed else encoded)
             answers.add(outcome[0] if outcome[0] == "ok" else (outcome[1], outcome[2]))
     assert "ok" in answers and len(answers) >= 5  # accepted, and refused for several reasons
+
+
+def test_both_tiers_of_the_fast_decoder_agree_at_the_first_tiers_limits() -> None:
+    """The first tier (one regular expression per type) takes data and access lists of up to 255
+    encoded bytes; longer ones go to the item walk. Transactions on both sides of each limit, and
+    each of them with every item replaced by each boundary value, get the reference's answer; the
+    first tier is seen to take the short ones and leave the long ones."""
+    from chainplug.envelope import decode as fast
+
+    entry = (b"\x22" * 20, (b"\x33" * 32,))
+    access_lists = [(), (entry,), ((b"\x22" * 20, ()),), (entry, entry, entry, entry), (entry,) * 5]
+    in_tier: set[bool] = set()
+    for data_size in (0, 1, 55, 56, 57, 253, 254, 255, 256, 300):
+        for access_list in access_lists:
+            for to in (b"", b"\x11" * 20):
+                fee_market_tx = FeeMarketTransaction(1, 0, 1, 2, 21000, to, 5, b"\xab" * data_size, access_list)
+                legacy_tx = LegacyTransaction(1, 0, 1, 21000, to, 5, b"\xab" * data_size)
+                for unsigned, tier in ((fee_market_tx, fast._fee_market_pattern), (legacy_tx, fast._legacy_pattern)):
+                    raw = SignedTransaction.sign(unsigned, _sign).raw
+                    assert _agree(raw)[0] == "ok"
+                    in_tier.add(tier(raw) is not None)
+                    if data_size not in (55, 256) or to == b"":
+                        continue  # every item mutated on both sides of the data limit
+                    typed = raw[0] < 0xC0
+                    items = rlp.decode(raw[1:] if typed else raw)
+                    for index in range(len(items)):
+                        for item in BOUNDARY_ITEMS[:20]:
+                            encoded = rlp.encode([*items[:index], item, *items[index + 1 :]])
+                            _agree(raw[:1] + encoded if typed else encoded)
+    assert in_tier == {True, False}

@@ -41,9 +41,10 @@ COUNTED: dict[CodeType, str] = {
         getattr(_reference, name).__code__: f"reference.{name}"
         for name in ("decode_transaction", "fee_market", "legacy", "decode_pqc_transaction", "pqc_only")
     },
-    FeeMarketTransaction.encode_signed.__code__: "encode_signed",
-    FeeMarketTransaction.signing_hash.__code__: "signing_hash",
-    LegacyTransaction.encode_signed.__code__: "encode_signed",
+    # encode_signed() / signing_hash() and SignedTransaction.sign all go through these two
+    FeeMarketTransaction._signed.__code__: "encode_signed",
+    FeeMarketTransaction._signing_preimage.__code__: "signing_hash",
+    LegacyTransaction._signed.__code__: "encode_signed",
 }
 
 
