@@ -47,6 +47,8 @@ def typed_data_digest(typed_data: Any) -> Hash32:
     if isinstance(typed_data, str):  # ethers sends the JSON text; bounded like a request body
         try:
             typed_data = loads_limited(typed_data.encode(), TYPED_DATA_LIMITS)
+        except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800") is no text at all
+            raise MalformedMessage("typed data text is not valid Unicode") from None
         except RpcError as exc:
             raise MalformedMessage(f"typed data is not acceptable JSON: {exc.message}") from None
     if not isinstance(typed_data, dict) or not {"types", "primaryType", "domain", "message"} <= set(typed_data):

@@ -31,6 +31,8 @@ class Network:
     signer: str
     """The signer's URL: what a wallet is pointed at."""
     registry: str
+    store: Path
+    """The signer's store (its audit log is store/audit.jsonl)."""
     accounts: dict[str, str] = field(default_factory=dict)
     """State name -> checksummed address of the signer's account in that state."""
     token: str | None = None
@@ -85,25 +87,31 @@ def network(root: Path, *, no_auth: bool = True, accounts: bool = True) -> Itera
                        gateway["url"], "--registry", registry, "--readiness-url", validator["url"], *auth]  # fmt: skip
         signer = stack.enter_context(chainplug_service(*signer_args))
         wait_ready(signer["url"])
-        net = Network(chain["url"], gateway["url"], validator["url"], signer["url"], registry,
+        net = Network(chain["url"], gateway["url"], validator["url"], signer["url"], registry, root / "store",
                       token=None if no_auth else TOKEN)  # fmt: skip
         if accounts:
             _accounts(net)
         yield net
 
 
-def _accounts(net: Network) -> None:
-    """One funded account per state (CLASSICAL, HYBRID, PQC_ONLY), moved there by the signer itself."""
+def funded_accounts(net: Network, count: int) -> list[str]:
+    """``count`` new CLASSICAL accounts of the signer, each funded with 100 ether by a dev account."""
     w3 = Web3(Web3.HTTPProvider(net.chain))
-    created = net.rpc("chainplug_createAccounts", 3)
+    created: list[str] = net.rpc("chainplug_createAccounts", count)
     for address in created:
         w3.eth.wait_for_transaction_receipt(
             w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**20})
         )
+    return [Web3.to_checksum_address(address) for address in created]
+
+
+def _accounts(net: Network) -> None:
+    """One funded account per state (CLASSICAL, HYBRID, PQC_ONLY), moved there by the signer itself."""
+    created = funded_accounts(net, 3)
     for address, state in zip(created, ("CLASSICAL", "HYBRID", "PQC_ONLY"), strict=True):
         if state != "CLASSICAL":
             assert net.rpc("chainplug_advance", address, state)["state"] == state
-        net.accounts[state] = Web3.to_checksum_address(address)
+        net.accounts[state] = address
 
 
 def node_tool(name: str) -> Path | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from web3 import Web3
 
-from tests.signer.network import TOOLS, Network, network, node_tool
+from tests.signer.network import TOOLS, Network, node_tool
 
 STATES = ("CLASSICAL", "HYBRID", "PQC_ONLY")
 EXPECTED_PQC = {"CLASSICAL": "not-expected", "HYBRID": "valid", "PQC_ONLY": "valid"}
@@ -42,12 +41,6 @@ TYPED_DATA: dict[str, Any] = {
                 "contents": "Hello, Bob!"},
 }  # fmt: skip
 """EIP-712's own example, with an array of structs (v4)."""
-
-
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    with network(tmp_path_factory.mktemp("stock-clients")) as running:
-        yield running
 
 
 def check_on_chain(net: Network, state: str, tx_hash: str, receipt: dict[str, Any]) -> None:
