@@ -17,9 +17,10 @@ from .harness import Harness, Ratio, Timing
 from .keystore import UNLOCK_KEYS, UNLOCK_ROUNDS, keystore_figures
 from .migration import migration_figures
 from .primitives import MLDSA_KEYGEN, MLKEM_DECAPS, Workload, primitive_ops
+from .signer import signer_throughput
 from .throughput import validator_throughput
 
-SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration")
+SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration", "signer")
 
 
 @dataclass
@@ -117,6 +118,8 @@ def run_backend(
             result.figures["migration"] = migration_figures(
                 prims[MLDSA_KEYGEN], keys=keys, rounds=rounds, backend=name, say=h.say
             )
+        if "signer" in sections:
+            result.figures["signer_throughput"] = signer_throughput(h, prims)
     return result
 
 

@@ -186,21 +186,22 @@ def _data(value: bytes) -> str:
 
 
 def _to(value: bytes) -> str | None:
-    return to_checksum_address(value) if value else None
+    return "0x" + bytes(value).hex() if value else None
 
 
 def transaction_json(signed: Signed, sender: Address) -> dict[str, Any]:
-    """The signed transaction as geth's ``eth_signTransaction`` shows it (``tx`` of ``{raw, tx}``), plus
-    ``from``. A PQC-only transaction carries its ML-DSA-87 key and signature and ``v``, ``r``, ``s``,
-    ``yParity`` of 0 (it has no ECDSA signature; zeros are what chains answer for transaction types
-    without one, e.g. OP Stack deposit transactions, and what stock clients parse)."""
+    """The signed transaction as geth's ``eth_signTransaction`` shows it (``tx`` of ``{raw, tx}``; addresses
+    in lower case, as geth writes them), plus ``from``. A PQC-only transaction carries its ML-DSA-87 key
+    and signature and ``v``, ``r``, ``s``, ``yParity`` of 0 (it has no ECDSA signature; zeros are what
+    chains answer for transaction types without one, e.g. OP Stack deposit transactions, and what stock
+    clients parse)."""
     tx = signed.transaction
     unsigned = tx.unsigned
     out: dict[str, Any] = {
         "type": _qty(unsigned.tx_type),
         "chainId": _qty(unsigned.chain_id),
         "nonce": _qty(unsigned.nonce),
-        "from": to_checksum_address(sender),
+        "from": "0x" + bytes(sender).hex(),
         "to": _to(unsigned.to),
         "gas": _qty(unsigned.gas),
         "value": _qty(unsigned.value),
@@ -213,7 +214,7 @@ def transaction_json(signed: Signed, sender: Address) -> dict[str, Any]:
         out["maxPriorityFeePerGas"] = _qty(unsigned.max_priority_fee_per_gas)
         out["maxFeePerGas"] = _qty(unsigned.max_fee_per_gas)
         out["accessList"] = [
-            {"address": to_checksum_address(address), "storageKeys": [_data(key) for key in keys]}
+            {"address": "0x" + bytes(address).hex(), "storageKeys": [_data(key) for key in keys]}
             for address, keys in unsigned.access_list
         ]
     if isinstance(tx, PqcTransaction):

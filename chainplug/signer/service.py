@@ -41,7 +41,7 @@ from eth_utils.address import to_checksum_address
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..constants import MAX_ENVELOPE_BYTES
-from ..crypto import Secp256k1PrivateKey, get_backend, keccak256
+from ..crypto import RecoverableSignature, Secp256k1PrivateKey, get_backend, keccak256
 from ..errors import ChainplugError, ClassicalKeyRetired, ConfigError, MalformedEnvelope, UnknownAccount
 from ..rpc import (
     INVALID_PARAMS,
@@ -193,7 +193,9 @@ class SignerService:
         self._remembered: OrderedDict[bytes, bytes] = OrderedDict()
         self._takes_envelopes: bool | None = None
         """Learned on first use: does the submission target accept chainplug_sendEnvelope?"""
-        self._pool = ThreadPoolExecutor(signing_threads or max(2, os.cpu_count() or 2), "chainplug-sign")
+        self._pool = ThreadPoolExecutor(signing_threads or max(4, 2 * (os.cpu_count() or 2)), "chainplug-sign")
+        """Signatures, and their audit records: a thread waiting for the audit log's fsync is not signing,
+        so there are more threads than cores."""
         self._upstream = AsyncRpcClient(rpc_url, timeout=60)
         self._submitter = AsyncRpcClient(self.submit_url, timeout=60) if submit_url else self._upstream
         self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
@@ -390,18 +392,24 @@ class SignerService:
         return address
 
     async def _sign(self, address: Address, filled: dict[str, Any]) -> Signed:
-        """Sign in the pool (no lock: the keys are shared with other signatures), then record it."""
+        """Sign in the pool (no lock: the keys are shared with other signatures) and record the signature
+        in the audit log there too (its fsync is shared with concurrent signatures: group commit)."""
         assert self._guard is not None
         backend = self._backend()
         started = time.perf_counter()
         async with self._guard.signing():
-            signed = await asyncio.get_running_loop().run_in_executor(self._pool, backend.sign, address, filled)
+            signed = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._sign_and_record, backend, address, filled
+            )
         self._latency.observe(time.perf_counter() - started)
         self._signatures.labels(kind=signed.kind, state=signed.state.name).inc()
         self._pq.labels(pq="missing" if signed.kind == CLASSICAL else "present").inc()
-        await asyncio.to_thread(self.audit.record, "sign", account=to_checksum_address(address),
-                                state=signed.state.name, tx_hash="0x" + signed.tx_hash.hex(),
-                                kind=signed.kind)  # fmt: skip
+        return signed
+
+    def _sign_and_record(self, backend: SigningBackend, address: Address, filled: dict[str, Any]) -> Signed:
+        signed = backend.sign(address, filled)
+        self.audit.record("sign", account="0x" + address.hex(), state=signed.state.name,
+                          tx_hash="0x" + signed.tx_hash.hex(), kind=signed.kind)  # fmt: skip
         return signed
 
     async def _sign_and_send(self, address: Address, request: dict[str, Any]) -> tuple[Signed, str]:
@@ -512,15 +520,21 @@ class SignerService:
             raise RpcError(SERVER_ERROR, f"unknown account {to_checksum_address(address)}", exc.to_json()) from exc
         async with self._guard.signing():
             try:
-                state, signature = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, backend.sign_digest, address, digest
+                signature = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._sign_digest_and_record, backend, address, digest, kind
                 )
             except ClassicalKeyRetired as exc:
                 raise RpcError(SERVER_ERROR, str(exc), exc.to_json()) from exc
         self._messages.labels(kind=kind).inc()
-        await asyncio.to_thread(self.audit.record, "sign-message", account=to_checksum_address(address),
-                                state=state.name, kind=kind, digest="0x" + digest.hex())  # fmt: skip
         return wallet_signature(signature)
+
+    def _sign_digest_and_record(
+        self, backend: SigningBackend, address: Address, digest: Hash32, kind: str
+    ) -> RecoverableSignature:
+        state, signature = backend.sign_digest(address, digest)
+        self.audit.record("sign-message", account="0x" + address.hex(), state=state.name, kind=kind,
+                          digest="0x" + digest.hex())  # fmt: skip
+        return signature
 
     async def _eth_sign(self, params: list[Any]) -> str:
         """geth's eth_sign(address, data): EIP-191 personal message signature, v = 27/28."""

@@ -67,6 +67,8 @@ def test_bench_quick_json_reports_every_figure_on_the_backend_in_use() -> None:
     assert keystore["keys"] == 200 and keystore["ratio_to_floor"] > 0 and keystore["mode"] == "default"
     assert migration["batch"]["syncs_per_key"] < migration["per_key"]["syncs_per_key"]
     assert throughput["backend"] == keystore["backend"] == migration["backend"] == in_use
+    signer = figures["signer_throughput"]
+    assert signer["backend"] == in_use and set(signer["clients"]) == {"1", "2", "4"} and signer["speedup_2_vs_1"] > 0
     primitives = {t["name"] for t in run["primitives"]}
     assert any(name.startswith("PBKDF2") for name in primitives) and "fsync (128 B append)" in primitives
 
