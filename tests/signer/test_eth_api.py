@@ -43,7 +43,7 @@ def test_a_batch_mixes_local_answers_and_the_nodes_in_order(net: Network) -> Non
     ]
     answers = post(net, batch)
     assert [a["id"] for a in answers] == ["a", "b", "c", "d", "e"]
-    assert sorted(answers[0]["result"]) == sorted(net.accounts.values())
+    assert set(net.accounts.values()) <= set(answers[0]["result"])  # (other tests add accounts)
     node = post(net, batch[1:], url=net.chain)  # what the node itself answers
     assert [a.get("result", a.get("error")) for a in answers[1:]] == [a.get("result", a.get("error")) for a in node]
 
