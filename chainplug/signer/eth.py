@@ -18,6 +18,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from ..constants import TX_TYPE_PQC_ONLY
 from ..envelope import PqcTransaction, check_transaction_fields
 from ..envelope.fees import DEFAULT_PRIORITY_FEE, default_max_fee
 from ..envelope.transaction import LegacyTransaction
@@ -32,7 +33,7 @@ from ..rpc import (
     hex_bytes,
 )
 from ..types import Address
-from .backend import Signed
+from .backend import PQC_ONLY, Signed
 
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
 
@@ -49,8 +50,9 @@ def transaction_request(tx: Any) -> dict[str, Any]:
     if "from" not in tx:
         raise RpcError(INVALID_PARAMS, "the transaction needs a 'from' account of this signer")
     address_param(tx["from"], "from")
+    pqc_type = tx.get("type") in (TX_TYPE_PQC_ONLY, hex(TX_TYPE_PQC_ONLY), str(TX_TYPE_PQC_ONLY))
     try:
-        check_transaction_fields(tx)
+        check_transaction_fields({key: value for key, value in tx.items() if key != "type"} if pqc_type else tx)
         if "input" in tx and "data" in tx:
             check_transaction_fields({"data": tx["input"]})
     except MalformedEnvelope as exc:
@@ -81,6 +83,13 @@ def _int(value: Any) -> int:
     if isinstance(value, str):
         return int(value, 16) if value.lower().startswith("0x") else int(value)
     return int(value)
+
+
+def check_type(request: Mapping[str, Any], kind: str) -> None:
+    """A request for a type-0x50 transaction is for a PQC-only account (which signs 0x50 whatever type a
+    client names: it has no other kind of signature)."""
+    if kind != PQC_ONLY and "type" in request and _int(request["type"]) == TX_TYPE_PQC_ONLY:
+        raise RpcError(INVALID_PARAMS, f"a {kind} account does not sign PQC-only (type 0x50) transactions")
 
 
 def check_chain_id(request: Mapping[str, Any], chain_id: int) -> None:

@@ -380,15 +380,16 @@ class SignerService:
     # --- signing, shared by the eth_* and chainplug_* methods ---------------------------------
 
     def _account(self, tx: dict[str, Any], *, geth: bool) -> Address:
-        """The request's sender, which must be an account of this signer."""
+        """The request's sender, which must be an account of this signer (and able to sign its type)."""
         address = eth.address_param(tx["from"], "from")
         try:
-            self._backend().kind(address)
+            kind = self._backend().kind(address)
         except UnknownAccount as exc:
             if geth:  # geth's wording and code
                 raise RpcError(SERVER_ERROR, f"unknown account {to_checksum_address(address)}",
                                exc.to_json()) from exc  # fmt: skip
             raise
+        eth.check_type(tx, kind)
         return address
 
     async def _sign(self, address: Address, filled: dict[str, Any]) -> Signed:

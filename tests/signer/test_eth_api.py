@@ -104,3 +104,14 @@ def test_a_raw_transaction_the_signer_did_not_sign_is_forwarded(net: Network) ->
     tx_hash = call(net, "eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())["result"]
     assert tx_hash == "0x" + signed.hash.hex()
     assert int(net.rpc("eth_getTransactionReceipt", tx_hash, url=net.chain)["status"], 16) == 1
+
+
+def test_type_0x50_is_for_pqc_only_accounts(net: Network) -> None:
+    """A PQC-aware client may name type 0x50; only a PQC_ONLY (or FINALIZING) account signs it. Any other
+    type a client names for such an account is ignored: it has no other kind of signature."""
+    pqc = call(net, "eth_signTransaction", complete(net, net.accounts["PQC_ONLY"], type="0x50"))["result"]
+    assert pqc["raw"].startswith("0x50") and pqc["tx"]["type"] == "0x50"
+    named_2 = call(net, "eth_signTransaction", complete(net, net.accounts["PQC_ONLY"], type="0x2"))["result"]
+    assert named_2["tx"]["type"] == "0x50"
+    refused = call(net, "eth_signTransaction", complete(net, net.accounts["HYBRID"], type="0x50"))["error"]
+    assert refused["code"] == -32602 and "does not sign PQC-only" in refused["message"]
