@@ -426,7 +426,7 @@ class SignerService:
             signed = await self._sign(address, filled)
             return signed, await self._submit(signed)
 
-    async def _submit(self, signed: Signed, *, because: str | None = None) -> str:
+    async def _submit(self, signed: Signed) -> str:
         """The envelope (hybrid) with chainplug_sendEnvelope, so the PQC part travels with the transaction;
         anything else — or to a node that takes no envelopes — with eth_sendRawTransaction."""
         tx_hash = "0x" + signed.tx_hash.hex()
@@ -435,7 +435,7 @@ class SignerService:
                 try:
                     answer = await self._submitter.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex())
                     self._takes_envelopes = True
-                    return self._submitted(signed, str(answer), because)
+                    return self._submitted(signed, str(answer))
                 except RpcCallError as exc:
                     if not exc.method_not_found:
                         raise
@@ -443,15 +443,14 @@ class SignerService:
                     LOG.warning("%s takes no envelopes: hybrid transactions go out without their PQC part",
                                 self.submit_url)  # fmt: skip
             answer = await self._submitter.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
-            return self._submitted(signed, str(answer), because)
+            return self._submitted(signed, str(answer))
         except RpcCallError as exc:
             self.audit.record("submit", durable=False, tx_hash=tx_hash, kind=signed.kind,
                               refused=exc.rejection_reason)  # fmt: skip
             raise eth.upstream_error(exc) from exc
 
-    def _submitted(self, signed: Signed, answer: str, because: str | None) -> str:
-        extra = {"because": because} if because else {}
-        self.audit.record("submit", durable=False, tx_hash=answer, kind=signed.kind, **extra)
+    def _submitted(self, signed: Signed, answer: str) -> str:
+        self.audit.record("submit", durable=False, tx_hash=answer, kind=signed.kind)
         return answer
 
     def _remember(self, signed: Signed) -> None:
