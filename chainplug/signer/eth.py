@@ -66,9 +66,6 @@ def transaction_request(tx: Any) -> dict[str, Any]:
         request.pop("to", None)
         if _hex_text(request.get("data", "")) == "":
             raise RpcError(INVALID_PARAMS, "contract creation without any data provided")
-    for name in ("accessList", *FEE_FIELDS, "nonce", "gas", "value", "chainId", "type"):
-        if request.get(name) is None:
-            request.pop(name, None)  # JSON null: absent (geth's pointers)
     if "gasPrice" in request and ("maxFeePerGas" in request or "maxPriorityFeePerGas" in request):
         raise RpcError(INVALID_PARAMS, "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
     return request
