@@ -18,9 +18,10 @@ from .keystore import UNLOCK_KEYS, UNLOCK_ROUNDS, keystore_figures
 from .migration import migration_figures
 from .node import node_figures
 from .primitives import MLDSA_KEYGEN, MLKEM_DECAPS, Workload, primitive_ops
+from .signer import signer_throughput
 from .throughput import validator_throughput
 
-SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration", "node")
+SECTIONS = ("primitives", "envelope", "throughput", "keystore", "migration", "node", "signer")
 
 
 @dataclass
@@ -120,6 +121,8 @@ def run_backend(
             )
         if "node" in sections:
             result.figures["node"] = node_figures(h, quick=quick)
+        if "signer" in sections:
+            result.figures["signer_throughput"] = signer_throughput(h, prims)
     return result
 
 

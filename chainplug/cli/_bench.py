@@ -27,8 +27,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="PQC backends to measure, each against its own floor (default: the one in use; "
                             "all: every backend that loads, side by side)")  # fmt: skip
     bench.add_argument("--only", default=None, metavar="SECTION[,SECTION]",
-                       help="measure only these of: primitives, envelope, throughput, keystore, migration, node "
-                            "(the node path end to end: chain and gateway processes, a few minutes)")  # fmt: skip
+                       help="measure only these of: primitives, envelope, throughput, keystore, migration, "
+                            "node (the node path end to end: chain and gateway processes, a few minutes), "
+                            "signer")  # fmt: skip
     bench.set_defaults(handler=_bench)
 
 
@@ -106,7 +107,8 @@ def render(report: Any) -> str:
 
 def _figures(r: Any) -> list[str]:
     lines: list[str] = []
-    tp, ks, mg, nd = (r.figures.get(k) for k in ("validator_throughput", "keystore_unlock", "migration", "node"))
+    tp, ks, mg, nd, sg = (r.figures.get(k) for k in ("validator_throughput", "keystore_unlock", "migration", "node",
+                                                      "signer_throughput"))  # fmt: skip
     if tp:
         lines.append(f"[{r.backend}] validator throughput (verifications/s): "
                      + ", ".join(f"{p} proc {rate:,.0f}" for p, rate in tp["verifications_per_s"].items())
@@ -128,6 +130,19 @@ def _figures(r: Any) -> list[str]:
                      f"{mg['per_key']['syncs_per_key']:.2f} syncs/key")  # fmt: skip
     if nd:
         lines += _node_lines(r.backend, nd)
+    if sg:
+        load = ", ".join(f"{x:.1f}" for x in sg["load_average_before"])
+        gil = ", ".join(f"{name} {share:.0%}" for name, share in sg["gil_released"].items())
+        lines.append(f"[{r.backend}] signer, {sg['method']}, floor {sg['floor_us']:.0f} us (load average {load}); "
+                     f"another thread ran during: {gil} of calls:")  # fmt: skip
+        for n, c in sg["clients"].items():
+            lines.append(f"    {n} client(s): {c['requests_per_s']:,.0f} req/s = {c['normalised']:.2f} x the floor "
+                         f"rate (ideal {c['ideal']}), {c['speedup_vs_1']:.2f} x one client; p50 {c['p50_ms']:.1f} ms, "
+                         f"p99 {c['p99_ms']:.1f} ms; CPU per request: signer {c['signer_cpu_us_per_request'] or 0:.0f} "
+                         f"us, clients {c['client_cpu_us_per_request']:.0f} us; cores used "
+                         f"{c['cores_used'] or 0:.2f}")  # fmt: skip
+        if "speedup_2_vs_1" in sg:
+            lines.append(f"    2 vs 1 client = {sg['speedup_2_vs_1']:.2f} x (target >= {sg['target_speedup_2_vs_1']})")
     return lines
 
 

@@ -21,22 +21,36 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run = actions.add_parser(
         "serve",
         parents=[common, credential_options()],
-        help="serve JSON-RPC signing and migration for the accounts of a store",
+        help="a drop-in remote signer: wallets point their RPC URL at it (signing and migration for a store)",
         description=(
-            "Sign transactions for the accounts of --store as their migration state requires (classical, composite "
-            "envelope, or PQC-only), submit them, and drive migration steps (with the on-chain registry transitions "
-            "when --registry is given). Loopback by default; every call needs 'Authorization: Bearer TOKEN' with the "
-            "token from --token-file or $CHAINPLUG_SIGNER_TOKEN. /health is ready only after every key is loaded and "
-            "checked. Every signature and migration step goes to a hash-chained audit log."
+            "A remote signer for the accounts of --store, in the manner of Web3Signer's eth1 mode and Clef: point a "
+            "wallet's or a dapp's RPC URL at it. It answers eth_accounts, eth_sendTransaction, eth_signTransaction, "
+            "eth_sign, personal_sign and eth_signTypedData(_v4) itself, signing as each account's migration state "
+            "requires (classical, composite envelope, or PQC-only), submits through --gateway (envelopes keep their "
+            "PQC sidecar), and forwards every other request to --rpc unchanged. chainplug_* methods create accounts "
+            "and drive migration steps (with the on-chain registry transitions when --registry is given). Loopback "
+            "by default; every call needs 'Authorization: Bearer TOKEN' with the token from --token-file or "
+            "$CHAINPLUG_SIGNER_TOKEN, unless --no-auth (loopback only). /health is ready only after every key is "
+            "loaded and checked. Every signature and migration step goes to a hash-chained audit log."
         ),
     )
     run.add_argument("--store", required=True, help="migration store directory (created if missing)")
     run.add_argument("--vault", type=Path, help="keys sealed in this keystore vault (password + KEM key options)")
-    run.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL (nonces, fees, receipts)")
+    run.add_argument("--rpc", required=True, help="the node's JSON-RPC URL: defaults, and every method forwarded")
     run.add_argument("--registry", help="KeyRegistry address: migration steps also move the account on chain")
-    run.add_argument("--gateway", help="gateway URL to submit to (envelopes via chainplug_sendEnvelope)")
+    run.add_argument("--gateway", help="gateway URL to submit to (envelopes via chainplug_sendEnvelope; else --rpc)")
     run.add_argument("--listen", default="127.0.0.1:8550", help="HOST:PORT (default loopback 127.0.0.1:8550)")
     run.add_argument("--token-file", help="file holding the bearer token (else $CHAINPLUG_SIGNER_TOKEN)")
+    run.add_argument("--no-auth", action="store_true",
+                     help="INSECURE: no token; for a loopback --listen only, and only for requests from this machine "
+                          "that no web page sent (loopback peer and Host, JSON content type, no Origin)")  # fmt: skip
+    run.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="with --no-auth: a web origin (e.g. a wallet extension's) whose requests are answered",
+    )
     run.add_argument("--audit-log", help="audit log path (default STORE/audit.jsonl)")
     readiness_help = "validator URL whose /health reports its version, for the fleet gate (repeatable)"
     run.add_argument("--readiness-url", action="append", default=[], help=readiness_help)
@@ -57,13 +71,15 @@ def _serve(args: argparse.Namespace) -> int:
     from ..signer.audit import AuditLog
     from ..signer.backend import SigningBackend
     from ..signer.readiness import HttpReadiness
-    from ..signer.service import SignerService, read_token
+    from ..signer.service import SignerService, is_loopback_host, read_token
     from ..types import Address
+    from ._serve import parse_listen
 
-    token = read_token(args.token_file, dict(os.environ))
+    token = _token(args, read_token, is_loopback_host(parse_listen(args.listen)[0]))
     store = Path(args.store)
     store.mkdir(parents=True, exist_ok=True)
-    chain, gateway = RpcClient(args.rpc), RpcClient(args.gateway) if args.gateway else None
+    chain = RpcClient(args.rpc)
+    submit_to = RpcClient(args.gateway) if args.gateway else chain
     gate = FleetGate(parse_threshold(args.threshold), force=args.force_gate)
     readiness = HttpReadiness(args.readiness_url) if args.readiness_url else None
     w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 60}))
@@ -81,7 +97,6 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             keystore = PlainFileKeyStore(store / "keys")
         hook = None
-        submit_to = gateway or chain
 
         def send_envelope(signed: SignedComposite) -> str:
             return str(submit_to.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex()))
@@ -89,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.registry:
             hook = RegistryChainHook(w3, KeyRegistryContract(w3, args.registry), keystore, send_envelope=send_envelope)
         engine = MigrationEngine.open(store, create=True, keystore=keystore, chain=hook, gate=gate, readiness=readiness)
-        return SigningBackend(engine, chain, gateway=gateway)
+        return SigningBackend(engine, chain)
 
     def finish(backend: SigningBackend, address: Address) -> str | None:
         if not args.registry:
@@ -123,8 +138,35 @@ def _serve(args: argparse.Namespace) -> int:
                 key.destroy()
 
     audit = AuditLog(Path(args.audit_log) if args.audit_log else store / "audit.jsonl")
-    service = SignerService(
-        open_backend, token=token, audit=audit, complete_on_chain=finish, complete_on_chain_many=finish_many
-    )
-    info = {"service": "signer", "store": str(store), "rpc": args.rpc, "registry": args.registry}
+    service = SignerService(open_backend, token=token, audit=audit, rpc_url=args.rpc, submit_url=args.gateway,
+                            complete_on_chain=finish, complete_on_chain_many=finish_many,
+                            allowed_origins=args.allow_origin)  # fmt: skip
+    info = {"service": "signer", "store": str(store), "rpc": args.rpc, "gateway": args.gateway,
+            "registry": args.registry, "auth": "bearer" if token is not None else "none (loopback only)"}  # fmt: skip
     return serve(service.app(), args.listen, info, as_json=args.json)
+
+
+NO_AUTH_WARNING = """\
+WARNING: chainplug signer serve --no-auth: NO AUTHENTICATION.
+  Any program on this machine can sign and send transactions from every account of this signer.
+  Requests are answered only from loopback, for a loopback Host, as application/json, without a
+  web Origin (unless --allow-origin): a web page cannot use it, a local process can.
+  Use a bearer token (--token-file) wherever other users or untrusted software share this machine.
+"""
+
+
+def _token(args: argparse.Namespace, read_token: Any, loopback: bool) -> str | None:
+    """The bearer token, or None for --no-auth (refused unless the service listens on loopback)."""
+    import sys
+
+    if not args.no_auth:
+        if args.allow_origin:
+            raise ConfigError("--allow-origin applies to --no-auth only (with a token, origins do not matter)")
+        return str(read_token(args.token_file, dict(os.environ)))
+    if args.token_file or os.environ.get("CHAINPLUG_SIGNER_TOKEN"):
+        raise ConfigError("--no-auth and a bearer token (--token-file or $CHAINPLUG_SIGNER_TOKEN): choose one")
+    if not loopback:
+        raise ConfigError(f"--no-auth listens on loopback only (127.0.0.1, ::1, localhost), not {args.listen}")
+    sys.stderr.write(NO_AUTH_WARNING)
+    sys.stderr.flush()
+    return None

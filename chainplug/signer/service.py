@@ -1,87 +1,213 @@
-"""``chainplug signer serve``: the HTTP JSON-RPC signer service (the role Web3Signer and Clef play).
+"""``chainplug signer serve``: a drop-in remote signer (the role Web3Signer's eth1 mode and Clef play).
 
-Loopback by default; every JSON-RPC call needs ``Authorization: Bearer <token>`` (compared in
-constant time, before the body is read). ``/health`` turns ready only after every key the accounts'
-states require has been loaded and checked against the log (public keys re-derived and compared).
-Every parameter of every method is checked before any work (INVALID_PARAMS with the reason), and a
-transaction request is held to the strict decoder's field rules before anything is looked up, signed
-or logged. Every signature and migration step goes to the hash-chained audit log; nothing secret goes
-anywhere.
+A wallet, a dapp or a script points its RPC URL at the signer and changes nothing else: the signer
+answers the Ethereum signing methods itself — ``eth_accounts``, ``eth_sendTransaction``,
+``eth_signTransaction``, ``eth_sign``, ``personal_sign``, ``eth_signTypedData(_v4)`` — signing as each
+account's migration state requires (classical, composite envelope, PQC-only), and forwards every
+other request to the node unchanged (docs/signer.md). ``eth_sendRawTransaction`` of a transaction the
+signer itself signed with ``eth_signTransaction`` goes out as its composite envelope. The
+``chainplug_*`` methods create accounts and drive their migration.
+
+Auth: every request needs ``Authorization: Bearer <token>`` (compared in constant time, before the
+body is read), unless the operator runs the loopback-only unauthenticated mode (``--no-auth``), which
+refuses any request that is not from loopback, names a non-loopback Host (DNS rebinding), carries an
+Origin it was not told to allow (a web page) or is not ``application/json`` (a form post).
+``/health`` turns ready only after every key the accounts' states require has been loaded and checked.
+
+Concurrency: requests are handled concurrently. Signatures run in a thread pool without a lock
+(the primitives release the GIL); a migration step waits for the signatures under way and holds new
+ones back (:class:`KeyGuard`); a transaction whose nonce the signer fills holds its account's nonce
+lock until the node has it, so nonces stay unique and gap-free (geth's ``nonceLock``). Every
+signature goes to the hash-chained audit log (group commit) before it leaves the signer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
+import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from eth_utils.address import to_checksum_address
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from ..crypto import Secp256k1PrivateKey, get_backend
-from ..envelope import check_transaction_fields
-from ..errors import ChainplugError, ConfigError, MalformedEnvelope, UnknownAccount
+from ..constants import MAX_ENVELOPE_BYTES
+from ..crypto import RecoverableSignature, Secp256k1PrivateKey, get_backend, keccak256
+from ..errors import ChainplugError, ClassicalKeyRetired, ConfigError, MalformedEnvelope, UnknownAccount
 from ..rpc import (
     INVALID_PARAMS,
     NOT_READY,
+    SERVER_ERROR,
     TRANSACTION_REJECTED,
+    UNAUTHORIZED,
+    UPSTREAM_UNAVAILABLE,
+    AsyncRpcClient,
+    Forwarded,
     JsonRpcEndpoint,
     Limits,
+    RpcCallError,
     RpcError,
+    error_response,
     hex_bytes,
     integer,
     json_application,
     param_count,
 )
-from ..types import AccountState, Address
+from ..types import AccountState, Address, Hash32
+from . import eth
 from .audit import AuditLog
-from .backend import SigningBackend, account_json
+from .backend import CLASSICAL, HYBRID, Signed, SigningBackend, account_json
+from .messages import MalformedMessage, personal_message_digest, typed_data_digest, wallet_signature
 
-LIMITS = Limits(max_body_bytes=256 * 1024, max_depth=16, max_batch=20, max_string=2 * 128 * 1024 + 2)
-"""Signer requests are small transaction dicts; the call data of one transaction is the longest string."""
+LOG = logging.getLogger(__name__)
+
+LIMITS = Limits(max_body_bytes=1024 * 1024, max_depth=16, max_batch=100, max_string=2 * MAX_ENVELOPE_BYTES + 2)
+"""Requests a wallet sends: batches of reads (ethers batches up to 100), transactions whose call data
+is at most one transaction's worth, a raw PQC-only transaction or envelope to submit."""
 MAX_CREATE = 10_000
 """Most accounts one chainplug_createAccounts call makes."""
 MAX_BATCH = 1_000
 """Most accounts one chainplug_advanceBatch call moves (the engine's default batch size)."""
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Longest message eth_sign / personal_sign signs."""
+REMEMBERED_ENVELOPES = 1024
+"""Envelopes of eth_signTransaction answers kept, so that the raw transaction sent back through
+eth_sendRawTransaction goes out with its PQC part (oldest forgotten first; ~7.4 KB each)."""
+SIGNING_METHODS = frozenset({"eth_accounts", "eth_requestAccounts", "eth_sendTransaction", "eth_signTransaction",
+                             "eth_sign", "personal_sign", "eth_signTypedData", "eth_signTypedData_v4",
+                             "eth_sendRawTransaction"})  # fmt: skip
+"""The Ethereum methods the signer answers itself; every other one goes to the node."""
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class KeyGuard:
+    """Signatures share the keys; a migration step (which may destroy key handles) has them alone.
+
+    A step waits for the signatures under way to finish and holds new ones back until it is done
+    (writer preference, so a steady stream of signatures cannot starve a step).
+    """
+
+    def __init__(self) -> None:
+        self._condition = asyncio.Condition()
+        self._signing = 0
+        self._stepping = False
+        self._steps_waiting = 0
+
+    @asynccontextmanager
+    async def signing(self) -> AsyncIterator[None]:
+        async with self._condition:
+            await self._condition.wait_for(lambda: not self._stepping and not self._steps_waiting)
+            self._signing += 1
+        try:
+            yield
+        finally:
+            async with self._condition:
+                self._signing -= 1
+                self._condition.notify_all()
+
+    @asynccontextmanager
+    async def step(self) -> AsyncIterator[None]:
+        async with self._condition:
+            self._steps_waiting += 1
+            try:
+                await self._condition.wait_for(lambda: not self._stepping and not self._signing)
+            finally:
+                self._steps_waiting -= 1
+            self._stepping = True
+        try:
+            yield
+        finally:
+            async with self._condition:
+                self._stepping = False
+                self._condition.notify_all()
+
+
+def is_loopback_host(host: str) -> bool:
+    """A listen or Host name that only this machine can reach."""
+    name = host.strip().lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(header: str) -> str:
+    """The host part of a Host header (``[::1]:8550`` -> ``::1``, ``localhost:8550`` -> ``localhost``)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class SignerService:
-    """Owns the engine (through ``open_backend``), the audit log and the HTTP app."""
+    """Owns the engine (through ``open_backend``), the audit log, the upstream clients and the HTTP app."""
 
     def __init__(
         self,
         open_backend: Callable[[], SigningBackend],
         *,
-        token: str,
+        token: str | None,
         audit: AuditLog,
+        rpc_url: str,
+        submit_url: str | None = None,
         complete_on_chain: Callable[[SigningBackend, Address], str | None] | None = None,
         complete_on_chain_many: Callable[[SigningBackend, Sequence[Address]], list[str]] | None = None,
+        allowed_origins: Sequence[str] = (),
+        signing_threads: int | None = None,
     ) -> None:
-        if len(token) < 16:
+        if token is not None and len(token) < 16:
             raise ConfigError("the bearer token must be at least 16 characters")
         self._open_backend = open_backend
         self._complete_on_chain = complete_on_chain
         """Moves a locally PQC_ONLY account to PQC_ONLY on chain (idempotent; None if already there)."""
         self._complete_on_chain_many = complete_on_chain_many
         """The same for many accounts at once (every transaction sent before waiting for any)."""
-        self._token = token.encode()
+        self._token = token.encode() if token is not None else None
+        self._allowed_origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
         self.audit = audit
+        self.rpc_url = rpc_url
+        self.submit_url = submit_url or rpc_url
+        """Where transactions go: the gateway when there is one (envelopes keep their sidecar)."""
         self.backend: SigningBackend | None = None
         self.problems: list[str] = ["keys not loaded yet"]
         self.metrics = CollectorRegistry()
         self._signatures = Counter("chainplug_signer_signatures", "transactions signed", ["kind", "state"],
                                    registry=self.metrics)  # fmt: skip
+        self._messages = Counter("chainplug_signer_message_signatures", "EIP-191 / EIP-712 signatures", ["kind"],
+                                 registry=self.metrics)  # fmt: skip
         self._pq = Counter("chainplug_signer_pq", "signatures with the PQ component present or missing",
                            ["pq"], registry=self.metrics)  # fmt: skip
         self._steps = Counter("chainplug_signer_migration_steps", "migration steps", ["to"], registry=self.metrics)
         self._errors = Counter("chainplug_signer_errors", "refused requests", ["code"], registry=self.metrics)
+        self._proxied = Counter("chainplug_signer_proxied", "requests forwarded to the node unchanged",
+                                registry=self.metrics)  # fmt: skip
         self._latency = Histogram("chainplug_signer_sign_seconds", "time to sign one transaction",
                                   registry=self.metrics)  # fmt: skip
-        self._lock = asyncio.Lock()
+        self._guard: KeyGuard | None = None
+        self._nonce_locks: dict[Address, asyncio.Lock] = {}
+        self._remembered: OrderedDict[bytes, bytes] = OrderedDict()
+        self._takes_envelopes: bool | None = None
+        """Learned on first use: does the submission target accept chainplug_sendEnvelope?"""
+        self._pool = ThreadPoolExecutor(signing_threads or max(4, 2 * (os.cpu_count() or 2)), "chainplug-sign")
+        """Signatures, and their audit records: a thread waiting for the audit log's fsync is not signing,
+        so there are more threads than cores."""
+        self._upstream = AsyncRpcClient(rpc_url, timeout=60)
+        self._submitter = AsyncRpcClient(self.submit_url, timeout=60) if submit_url else self._upstream
         self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
+
+    @property
+    def authenticated(self) -> bool:
+        return self._token is not None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -102,13 +228,18 @@ class SignerService:
                           recovery=str(recovered) if recovered is not None else None)  # fmt: skip
 
     async def _startup(self, _: web.Application) -> None:
-        async with self._lock:
+        self._guard = KeyGuard()
+        async with self._guard.step():
             try:
                 await asyncio.to_thread(self._load)
             except ChainplugError as exc:
                 self.problems = [f"store could not be opened: {exc}"]
 
     async def _cleanup(self, _: web.Application) -> None:
+        await self._upstream.close()
+        if self._submitter is not self._upstream:
+            await self._submitter.close()
+        self._pool.shutdown(wait=True)
         if self.backend is not None:
             self.backend.engine.close()
         self.audit.close()
@@ -119,13 +250,16 @@ class SignerService:
 
     def app(self) -> web.Application:
         endpoint = JsonRpcEndpoint(
-            {name: self._serialised(name, method) for name, method in self._methods().items()},
+            self._methods(),
             limits=LIMITS,
-            authorize=self._authorized,
+            fallback=self._proxy,
+            authorize=self._authorized if self.authenticated else None,
             map_error=_refusal,
             on_error=lambda error: self._errors.labels(code=str(error.code)).inc(),
         )
+        middlewares = [] if self.authenticated else [self._loopback_only]
         application = json_application(LIMITS)
+        application.middlewares.extend(middlewares)
         application.router.add_post("/", endpoint.handle)
         application.router.add_get("/health", self._health)
         application.router.add_get("/metrics", self._metrics)
@@ -138,57 +272,343 @@ class SignerService:
     async def _health(self, _: web.Request) -> web.Response:
         accounts = len(self.backend.engine.accounts) if self.backend is not None else 0
         body = {"ready": self.ready, "accounts": accounts, "problems": self.problems,
-                "pqc_backend": self._pqc_backend}  # fmt: skip
+                "pqc_backend": self._pqc_backend,
+                "auth": "bearer" if self.authenticated else "none (loopback only)"}  # fmt: skip
         return web.json_response(body, status=200 if self.ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
 
     def _authorized(self, request: web.Request) -> bool:
+        assert self._token is not None
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
         return scheme == "Bearer" and hmac.compare_digest(presented.strip().encode(), self._token)
 
-    def _serialised(self, name: str, method: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
-        """The method as an async handler: readiness checked, then run in a worker thread, one at a time."""
+    @web.middleware
+    async def _loopback_only(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Without a token, a request must come from this machine, as a program and not as a web page:
+        loopback peer, loopback Host (no DNS rebinding), no Origin unless allowed (a page's fetch sends
+        one), JSON content type (a cross-site form or "simple" request cannot set it without CORS)."""
+        if request.method != "POST":
+            return await handler(request)
+        peer = request.remote or ""
+        host = _host_name(request.headers.get("Host", ""))
+        origin = request.headers.get("Origin")
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        refusal = None
+        if not is_loopback_host(peer):
+            refusal = ("not-loopback", f"unauthenticated mode answers loopback clients only, not {peer}")
+        elif not is_loopback_host(host):
+            refusal = ("host-refused", "unauthenticated mode answers requests for a loopback Host only")
+        elif origin is not None and origin.rstrip("/") not in self._allowed_origins:
+            refusal = ("origin-refused", f"requests from web origin {origin[:100]} are refused (see --allow-origin)")
+        elif content_type != "application/json":
+            refusal = ("content-type", "unauthenticated mode takes Content-Type: application/json only")
+        if refusal is None:
+            return await handler(request)
+        error = RpcError(UNAUTHORIZED, refusal[1], reason=refusal[0])
+        self._errors.labels(code=str(UNAUTHORIZED)).inc()
+        return web.json_response(error_response(None, error), status=403)
+
+    async def _proxy(self, call: dict[str, Any]) -> Any:
+        """Every method the signer does not answer goes to the node unchanged (its answer too)."""
+        self._proxied.inc()
+        try:
+            return await self._upstream.post(call, method=str(call.get("method")))
+        except RpcCallError as exc:
+            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
+
+    # --- the method table --------------------------------------------------------------------
+
+    def _methods(self) -> dict[str, Callable[[list[Any]], Awaitable[Any]]]:
+        return {
+            # Ethereum JSON-RPC, answered here (docs/signer.md)
+            "eth_accounts": self._ready(self._eth_accounts),
+            "eth_requestAccounts": self._ready(self._eth_accounts),
+            "eth_sendTransaction": self._ready(self._eth_send_transaction),
+            "eth_signTransaction": self._ready(self._eth_sign_transaction),
+            "eth_sign": self._ready(self._eth_sign),
+            "personal_sign": self._ready(self._personal_sign),
+            "eth_signTypedData": self._ready(self._eth_sign_typed_data),
+            "eth_signTypedData_v4": self._ready(self._eth_sign_typed_data),
+            "eth_sendRawTransaction": self._send_raw_transaction,
+            # chainplug's own
+            "chainplug_accounts": self._ready(self._accounts),
+            "chainplug_createAccounts": self._stepping(self._create_accounts),
+            "chainplug_signTransaction": self._ready(self._chainplug_sign_transaction),
+            "chainplug_sendTransaction": self._ready(self._chainplug_send_transaction),
+            "chainplug_advance": self._stepping(self._advance, per_account=True),
+            "chainplug_advanceBatch": self._advance_batch,
+            "chainplug_rollback": self._stepping(self._rollback, per_account=True),
+            "chainplug_reload": self._stepping(self._reload, needs_ready=False),
+        }
+
+    def _ready(self, method: Callable[[list[Any]], Awaitable[Any]]) -> Callable[[list[Any]], Awaitable[Any]]:
+        async def handler(params: list[Any]) -> Any:
+            if not self.ready:
+                raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
+            return await method(params)
+
+        return handler
+
+    def _stepping(
+        self, method: Callable[[list[Any]], Any], *, per_account: bool = False, needs_ready: bool = True
+    ) -> Callable[[list[Any]], Awaitable[Any]]:
+        """A migration step: params checked, then run in a worker thread with the keys to itself (and,
+        for a step of one account, that account's nonce lock: its on-chain transactions take nonces too)."""
 
         async def handler(params: list[Any]) -> Any:
-            if name != "chainplug_reload" and not self.ready:
+            if needs_ready and not self.ready:
                 raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
-            async with self._lock:
+            assert self._guard is not None
+            nonce_lock = self._nonce_lock(_address(params[0])) if per_account and params else None
+            if nonce_lock is not None:
+                async with nonce_lock, self._guard.step():
+                    return await asyncio.to_thread(method, params)
+            async with self._guard.step():
                 return await asyncio.to_thread(method, params)
 
         return handler
 
-    # --- methods (run in a worker thread, one at a time; each checks its params first) ----------
+    def _backend(self) -> SigningBackend:
+        assert self.backend is not None
+        return self.backend
 
-    def _methods(self) -> dict[str, Callable[[list[Any]], Any]]:
-        return {
-            "chainplug_accounts": self._accounts,
-            "chainplug_createAccounts": self._create_accounts,
-            "chainplug_signTransaction": self._sign_transaction,
-            "chainplug_sendTransaction": self._send_transaction,
-            "chainplug_advance": self._advance,
-            "chainplug_advanceBatch": self._advance_batch,
-            "chainplug_rollback": self._rollback,
-            "chainplug_reload": self._reload,
-        }
+    def _nonce_lock(self, address: Address) -> asyncio.Lock:
+        lock = self._nonce_locks.get(address)
+        if lock is None:
+            lock = self._nonce_locks[address] = asyncio.Lock()
+        return lock
 
-    def _accounts(self, params: list[Any]) -> list[dict[str, Any]]:
+    # --- signing, shared by the eth_* and chainplug_* methods ---------------------------------
+
+    def _account(self, tx: dict[str, Any], *, geth: bool) -> Address:
+        """The request's sender, which must be an account of this signer (and able to sign its type)."""
+        address = eth.address_param(tx["from"], "from")
+        try:
+            kind = self._backend().kind(address)
+        except UnknownAccount as exc:
+            if geth:  # geth's wording and code
+                raise RpcError(SERVER_ERROR, f"unknown account {to_checksum_address(address)}",
+                               exc.to_json()) from exc  # fmt: skip
+            raise
+        eth.check_type(tx, kind)
+        return address
+
+    async def _sign(self, address: Address, filled: dict[str, Any]) -> Signed:
+        """Sign in the pool (no lock: the keys are shared with other signatures) and record the signature
+        in the audit log there too (its fsync is shared with concurrent signatures: group commit)."""
+        assert self._guard is not None
+        backend = self._backend()
+        started = time.perf_counter()
+        async with self._guard.signing():
+            signed = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._sign_and_record, backend, address, filled
+            )
+        self._latency.observe(time.perf_counter() - started)
+        self._signatures.labels(kind=signed.kind, state=signed.state.name).inc()
+        self._pq.labels(pq="missing" if signed.kind == CLASSICAL else "present").inc()
+        return signed
+
+    def _sign_and_record(self, backend: SigningBackend, address: Address, filled: dict[str, Any]) -> Signed:
+        signed = backend.sign(address, filled)
+        self.audit.record("sign", account="0x" + address.hex(), state=signed.state.name,
+                          tx_hash="0x" + signed.tx_hash.hex(), kind=signed.kind)  # fmt: skip
+        return signed
+
+    async def _sign_and_send(self, address: Address, request: dict[str, Any]) -> tuple[Signed, str]:
+        """Fill, sign, record and submit. A nonce the signer fills is taken under the account's nonce
+        lock, held until the node has the transaction (geth's nonceLock): unique and gap-free."""
+        backend = self._backend()
+        if "nonce" in request:
+            filled = await eth.fill_defaults(request, chain_id=backend.chain_id, upstream=self._upstream)
+            signed = await self._sign(address, filled)
+            return signed, await self._submit(signed)
+        async with self._nonce_lock(address):
+            filled = await eth.fill_defaults(request, chain_id=backend.chain_id, upstream=self._upstream)
+            signed = await self._sign(address, filled)
+            return signed, await self._submit(signed)
+
+    async def _submit(self, signed: Signed) -> str:
+        """The envelope (hybrid) with chainplug_sendEnvelope, so the PQC part travels with the transaction;
+        anything else — or to a node that takes no envelopes — with eth_sendRawTransaction."""
+        tx_hash = "0x" + signed.tx_hash.hex()
+        try:
+            if signed.envelope is not None and self._takes_envelopes is not False:
+                try:
+                    answer = await self._submitter.call("chainplug_sendEnvelope", "0x" + signed.envelope.hex())
+                    self._takes_envelopes = True
+                    return self._submitted(signed, str(answer))
+                except RpcCallError as exc:
+                    if not exc.method_not_found:
+                        raise
+                    self._takes_envelopes = False  # a stock node: the classical part alone (telemetry)
+                    LOG.warning("%s takes no envelopes: hybrid transactions go out without their PQC part",
+                                self.submit_url)  # fmt: skip
+            answer = await self._submitter.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
+            return self._submitted(signed, str(answer))
+        except RpcCallError as exc:
+            self.audit.record("submit", durable=False, tx_hash=tx_hash, kind=signed.kind,
+                              refused=exc.rejection_reason)  # fmt: skip
+            raise eth.upstream_error(exc) from exc
+
+    def _submitted(self, signed: Signed, answer: str) -> str:
+        self.audit.record("submit", durable=False, tx_hash=answer, kind=signed.kind)
+        return answer
+
+    def _remember(self, signed: Signed) -> None:
+        if signed.envelope is None:
+            return
+        self._remembered[bytes(signed.tx_hash)] = signed.envelope
+        while len(self._remembered) > REMEMBERED_ENVELOPES:
+            self._remembered.popitem(last=False)
+
+    # --- eth_* ---------------------------------------------------------------------------------
+
+    async def _eth_accounts(self, params: list[Any]) -> list[str]:
         param_count(params, 0)
-        return self.accounts()
+        return [to_checksum_address(address) for address in sorted(self._backend().engine.accounts)]
+
+    async def _eth_send_transaction(self, params: list[Any]) -> str:
+        """geth's eth_sendTransaction: defaults filled, signed by the account's state, submitted; the hash."""
+        param_count(params, 1)
+        request = eth.transaction_request(params[0])
+        address = self._account(request, geth=True)
+        eth.check_chain_id(request, self._backend().chain_id)
+        _, tx_hash = await self._sign_and_send(address, request)
+        return tx_hash
+
+    async def _eth_sign_transaction(self, params: list[Any]) -> dict[str, Any]:
+        """geth's {raw, tx} (nonce, gas and fees required, as geth requires them), plus the envelope."""
+        param_count(params, 1)
+        request = eth.transaction_request(params[0])
+        address = self._account(request, geth=True)
+        eth.check_chain_id(request, self._backend().chain_id)
+        eth.require_complete(request)
+        filled = {**request, "chainId": request.get("chainId", self._backend().chain_id),
+                  "value": request.get("value", 0)}  # fmt: skip
+        signed = await self._sign(address, filled)
+        self._remember(signed)
+        envelope = "0x" + signed.envelope.hex() if signed.envelope is not None else None
+        return {"raw": "0x" + signed.raw.hex(), "tx": eth.transaction_json(signed, address), "envelope": envelope}
+
+    async def _send_raw_transaction(self, params: list[Any]) -> Any:
+        """A raw transaction this signer signed with eth_signTransaction goes out as its envelope (the
+        PQC part travels with it); any other goes to the submission target unchanged."""
+        param_count(params, 1)
+        raw = hex_bytes(params[0], "raw transaction", max_bytes=MAX_ENVELOPE_BYTES)
+        envelope = self._remembered.get(bytes(keccak256(raw)))
+        if envelope is not None:
+            try:
+                answer = await self._submitter.call("chainplug_sendEnvelope", "0x" + envelope.hex())
+            except RpcCallError as exc:
+                if not exc.method_not_found:
+                    raise eth.upstream_error(exc) from exc
+            else:
+                self.audit.record("submit", durable=False, tx_hash=str(answer), kind=HYBRID,
+                                  because="raw transaction it signed: sent as its envelope")  # fmt: skip
+                return answer
+        call = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [params[0]]}
+        try:
+            return Forwarded(await self._submitter.post(call, method="eth_sendRawTransaction"))
+        except RpcCallError as exc:
+            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
+
+    async def _sign_digest(self, address: Address, digest: Hash32, kind: str) -> str:
+        assert self._guard is not None
+        backend = self._backend()
+        try:
+            backend.kind(address)
+        except UnknownAccount as exc:
+            raise RpcError(SERVER_ERROR, f"unknown account {to_checksum_address(address)}", exc.to_json()) from exc
+        async with self._guard.signing():
+            try:
+                signature = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._sign_digest_and_record, backend, address, digest, kind
+                )
+            except ClassicalKeyRetired as exc:
+                raise RpcError(SERVER_ERROR, str(exc), exc.to_json()) from exc
+        self._messages.labels(kind=kind).inc()
+        return wallet_signature(signature)
+
+    def _sign_digest_and_record(
+        self, backend: SigningBackend, address: Address, digest: Hash32, kind: str
+    ) -> RecoverableSignature:
+        state, signature = backend.sign_digest(address, digest)
+        self.audit.record("sign-message", account="0x" + address.hex(), state=state.name, kind=kind,
+                          digest="0x" + digest.hex())  # fmt: skip
+        return signature
+
+    async def _eth_sign(self, params: list[Any]) -> str:
+        """geth's eth_sign(address, data): EIP-191 personal message signature, v = 27/28."""
+        param_count(params, 2)
+        address = eth.address_param(params[0])
+        message = hex_bytes(params[1], "message", max_bytes=MAX_MESSAGE_BYTES)
+        return await self._sign_digest(address, personal_message_digest(message), "eip191")
+
+    async def _personal_sign(self, params: list[Any]) -> str:
+        """personal_sign(data, address): eth_sign with the parameters the other way round."""
+        param_count(params, 2)
+        message = hex_bytes(params[0], "message", max_bytes=MAX_MESSAGE_BYTES)
+        address = eth.address_param(params[1])
+        return await self._sign_digest(address, personal_message_digest(message), "eip191")
+
+    async def _eth_sign_typed_data(self, params: list[Any]) -> str:
+        """eth_signTypedData(_v4)(address, typed data as an object or its JSON text): EIP-712."""
+        param_count(params, 2)
+        address = eth.address_param(params[0])
+        if not isinstance(params[1], dict | str):
+            raise RpcError(INVALID_PARAMS, "typed data must be a JSON object or its JSON text")
+        try:
+            digest = typed_data_digest(params[1])
+        except MalformedMessage as exc:
+            raise RpcError(INVALID_PARAMS, str(exc), exc.to_json()) from exc
+        return await self._sign_digest(address, digest, "eip712")
+
+    # --- chainplug_* ---------------------------------------------------------------------------
+
+    async def _accounts(self, params: list[Any]) -> list[dict[str, Any]]:
+        param_count(params, 0)
+        engine = self._backend().engine
+        return [account_json(engine, address) for address in sorted(engine.accounts)]
+
+    async def _chainplug_sign_transaction(self, params: list[Any]) -> dict[str, Any]:
+        """Sign anything the strict rules accept (any chain id; missing fields filled, nonce from the
+        node's pending count): the devnet's attacks use it to get what a wallet would put on the wire."""
+        param_count(params, 1)
+        request = eth.transaction_request(params[0])
+        address = self._account(request, geth=False)
+        backend = self._backend()
+        filled = await eth.fill_defaults(request, chain_id=backend.chain_id, upstream=self._upstream)
+        signed = await self._sign(address, filled)
+        self._remember(signed)
+        envelope = "0x" + signed.envelope.hex() if signed.envelope is not None else None
+        return {"tx_hash": "0x" + signed.tx_hash.hex(), "kind": signed.kind, "raw": "0x" + signed.raw.hex(),
+                "envelope": envelope}  # fmt: skip
+
+    async def _chainplug_send_transaction(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1)
+        request = eth.transaction_request(params[0])
+        address = self._account(request, geth=False)
+        signed, tx_hash = await self._sign_and_send(address, request)
+        return {"tx_hash": tx_hash, "kind": signed.kind}
 
     def _create_accounts(self, params: list[Any]) -> list[str]:
         param_count(params, 1)
-        return self.create_accounts(integer(params[0], "count", least=1, most=MAX_CREATE))
-
-    def _sign_transaction(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 1)
-        return self.sign_transaction(_transaction_request(params[0]))
-
-    def _send_transaction(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 1)
-        return self.send_transaction(_transaction_request(params[0]))
+        count = integer(params[0], "count", least=1, most=MAX_CREATE)
+        backend = self._backend()
+        keys = [Secp256k1PrivateKey.generate() for _ in range(count)]
+        try:
+            with backend.engine_lock:
+                created = [account_json(backend.engine, a)["address"] for a in backend.engine.create_accounts(keys)]
+        finally:
+            for key in keys:  # the store holds them now; wipe our copies
+                key.destroy()
+        self.audit.record("create", count=count, addresses=created)
+        return created
 
     def _advance(self, params: list[Any]) -> dict[str, Any]:
         param_count(params, 1, 2)
@@ -196,9 +616,22 @@ class SignerService:
         if target is not None and (not isinstance(target, str) or target not in AccountState.__members__):
             names = ", ".join(AccountState.__members__)
             raise RpcError(INVALID_PARAMS, f"target state must be one of {names} (or null: the next one)")
-        return self.advance(_address(params[0]), target)
+        address = _address(params[0])
+        backend = self._backend()
+        engine = backend.engine
+        with backend.engine_lock:
+            before = engine.account(address).state.name
+            engine.advance(address, AccountState[target] if target is not None else None)
+            if engine.account(address).state is AccountState.PQC_ONLY:
+                self._finish_on_chain(address)
+            after = account_json(engine, address)
+        self._steps.labels(to=after["state"]).inc()
+        self.audit.record("advance", account=after["address"], previous_state=before, new_state=after["state"],
+                          generation=after["generation"])  # fmt: skip
+        return after
 
-    def _advance_batch(self, params: list[Any]) -> dict[str, Any]:
+    async def _advance_batch(self, params: list[Any]) -> dict[str, Any]:
+        """The engine's batch migration of many accounts (params: addresses, target state name)."""
         param_count(params, 2)
         addresses, target = params
         if not isinstance(addresses, list) or not 0 < len(addresses) <= MAX_BATCH:
@@ -208,88 +641,35 @@ class SignerService:
             raise RpcError(INVALID_PARAMS, "addresses lists an account twice")
         if not isinstance(target, str) or target not in AccountState.__members__:
             raise RpcError(INVALID_PARAMS, f"target state must be one of {', '.join(AccountState.__members__)}")
-        return self.advance_batch(chosen, target)
+        if not self.ready:
+            raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
+        assert self._guard is not None
+        # Every account's nonce lock (its on-chain steps take nonces), in one order so that batches
+        # and single-account requests cannot deadlock; then the keys to itself, as any step.
+        async with AsyncExitStack() as held:
+            for address in sorted(chosen):
+                await held.enter_async_context(self._nonce_lock(address))
+            async with self._guard.step():
+                return await asyncio.to_thread(self.advance_batch, chosen, AccountState[target])
 
-    def _rollback(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 1)
-        return self.rollback(_address(params[0]))
-
-    def _reload(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 0)
-        return self.reload()
-
-    def _backend(self) -> SigningBackend:
-        assert self.backend is not None
-        return self.backend
-
-    def accounts(self) -> list[dict[str, Any]]:
-        engine = self._backend().engine
-        return [account_json(engine, address) for address in sorted(engine.accounts)]
-
-    def create_accounts(self, count: int) -> list[str]:
-        engine = self._backend().engine
-        keys = [Secp256k1PrivateKey.generate() for _ in range(count)]
-        try:
-            created = [account_json(engine, a)["address"] for a in engine.create_accounts(keys)]
-        finally:
-            for key in keys:  # the store holds them now; wipe our copies
-                key.destroy()
-        self.audit.record("create", count=count, addresses=created)
-        return created
-
-    def _sign(self, tx: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        backend = self._backend()
-        started = time.perf_counter()
-        signed = backend.sign(tx)
-        self._latency.observe(time.perf_counter() - started)
-        address = Address(bytes.fromhex(str(tx["from"]).removeprefix("0x")))
-        state = backend.engine.account(address).state
-        self._signatures.labels(kind=signed.kind, state=state.name).inc()
-        self._pq.labels(pq="missing" if signed.kind == "classical" else "present").inc()
-        summary = {"tx_hash": "0x" + signed.tx_hash.hex(), "kind": signed.kind}
-        self.audit.record("sign", account=str(tx["from"]), state=state.name, **summary)
-        return signed, summary
-
-    def sign_transaction(self, tx: dict[str, Any]) -> dict[str, Any]:
-        signed, summary = self._sign(tx)
-        envelope = "0x" + signed.envelope.hex() if signed.envelope is not None else None
-        return {**summary, "raw": "0x" + signed.raw.hex(), "envelope": envelope}
-
-    def send_transaction(self, tx: dict[str, Any]) -> dict[str, Any]:
-        signed, summary = self._sign(tx)
-        tx_hash = self._backend().submit(signed)
-        self.audit.record("submit", tx_hash=tx_hash, kind=signed.kind)
-        return {**summary, "tx_hash": tx_hash}
-
-    def advance(self, raw_address: Address, to: str | None = None) -> dict[str, Any]:
-        engine = self._backend().engine
-        target = AccountState[to] if to is not None else None
-        before = engine.account(raw_address).state.name
-        engine.advance(raw_address, target)
-        if engine.account(raw_address).state is AccountState.PQC_ONLY:
-            self._finish_on_chain(raw_address)
-        after = account_json(engine, raw_address)
-        self._steps.labels(to=after["state"]).inc()
-        self.audit.record("advance", account=after["address"], previous_state=before, new_state=after["state"],
-                          generation=after["generation"])  # fmt: skip
-        return after
-
-    def advance_batch(self, addresses: Sequence[Address], to: str) -> dict[str, Any]:
+    def advance_batch(self, addresses: Sequence[Address], target: AccountState) -> dict[str, Any]:
         """The engine's batch migration (group commit, the fleet gate asked once, the on-chain steps of all
-        accounts sent before any is awaited) of ``addresses`` to ``to``; accounts already there stay."""
-        engine = self._backend().engine
-        for address in addresses:
-            engine.account(address)  # UnknownAccount before anything changes
-        target = AccountState[to]
-        report = engine.batch(target, addresses=addresses, batch_size=len(addresses))
-        finished = [a for a in addresses if engine.account(a).state is AccountState.PQC_ONLY]
-        if finished and target is AccountState.PQC_ONLY:
-            self._finish_on_chain_many(finished)
+        accounts sent before any is awaited) of ``addresses`` to ``target``; accounts already there stay."""
+        backend = self._backend()
+        engine = backend.engine
+        with backend.engine_lock:
+            for address in addresses:
+                engine.account(address)  # UnknownAccount before anything changes
+            report = engine.batch(target, addresses=addresses, batch_size=len(addresses))
+            finished = [a for a in addresses if engine.account(a).state is AccountState.PQC_ONLY]
+            if finished and target is AccountState.PQC_ONLY:
+                self._finish_on_chain_many(finished)
+            accounts = [account_json(engine, a) for a in addresses]
         self._steps.labels(to=target.name).inc(report.reached_target)
         summary = report.to_json()
         self.audit.record("advance-batch", target=target.name, accounts=["0x" + a.hex() for a in addresses],
                           reached_target=summary["reached_target"], failed=summary["failed"])  # fmt: skip
-        return {**summary, "accounts": [account_json(engine, a) for a in addresses]}
+        return {**summary, "accounts": accounts}
 
     def _finish_on_chain_many(self, addresses: Sequence[Address]) -> None:
         if self._complete_on_chain_many is None:
@@ -307,15 +687,19 @@ class SignerService:
         if tx_hash is not None:
             self.audit.record("complete-on-chain", account="0x" + address.hex(), tx_hash=tx_hash)
 
-    def rollback(self, raw_address: Address) -> dict[str, Any]:
-        engine = self._backend().engine
-        engine.rollback(raw_address)
-        after = account_json(engine, raw_address)
+    def _rollback(self, params: list[Any]) -> dict[str, Any]:
+        param_count(params, 1)
+        address = _address(params[0])
+        backend = self._backend()
+        with backend.engine_lock:
+            backend.engine.rollback(address)
+            after = account_json(backend.engine, address)
         self.audit.record("rollback", account=after["address"], generation=after["generation"])
         return after
 
-    def reload(self) -> dict[str, Any]:
+    def _reload(self, params: list[Any]) -> dict[str, Any]:
         """Close and reopen the store (recovery runs), then re-check every key."""
+        param_count(params, 0)
         self._load()
         return {"ready": self.ready, "problems": self.problems}
 
@@ -324,24 +708,10 @@ def _address(value: Any, name: str = "address") -> Address:
     return Address(hex_bytes(value, name, max_bytes=20, size=20))
 
 
-def _transaction_request(tx: Any) -> dict[str, Any]:
-    """A transaction object held to the strict decoder's field rules, with its ``from`` checked."""
-    if not isinstance(tx, dict):
-        raise RpcError(INVALID_PARAMS, "the transaction must be a JSON object")
-    if "from" not in tx:
-        raise RpcError(INVALID_PARAMS, "the transaction needs a 'from' account of this signer")
-    _address(tx["from"], "from")
-    try:
-        check_transaction_fields(tx)
-    except MalformedEnvelope as exc:
-        raise RpcError(INVALID_PARAMS, str(exc), exc.to_json()) from exc
-    return tx
-
-
 def _refusal(exc: Exception) -> RpcError | None:
     """The JSON-RPC answer for a chainplug error: a request the rules refuse is the caller's input
     (INVALID_PARAMS); a step the engine, the gate or the node refuses is a rejection."""
-    if isinstance(exc, MalformedEnvelope | UnknownAccount):
+    if isinstance(exc, MalformedEnvelope | UnknownAccount | MalformedMessage):
         return RpcError(INVALID_PARAMS, str(exc), exc.to_json())
     if isinstance(exc, ChainplugError):
         return RpcError(TRANSACTION_REJECTED, str(exc), exc.to_json())
@@ -354,5 +724,7 @@ def read_token(token_file: str | None, environ: dict[str, str]) -> str:
         return Path(token_file).read_text().strip()
     token = environ.get("CHAINPLUG_SIGNER_TOKEN", "").strip()
     if not token:
-        raise ConfigError("give the bearer token with --token-file or $CHAINPLUG_SIGNER_TOKEN")
+        raise ConfigError(
+            "give the bearer token with --token-file or $CHAINPLUG_SIGNER_TOKEN (or --no-auth: loopback only)"
+        )
     return token

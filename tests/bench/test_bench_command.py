@@ -67,6 +67,14 @@ def test_bench_quick_json_reports_every_figure_on_the_backend_in_use() -> None:
     assert keystore["keys"] == 200 and keystore["ratio_to_floor"] > 0 and keystore["mode"] == "default"
     assert migration["batch"]["syncs_per_key"] < migration["per_key"]["syncs_per_key"]
     assert throughput["backend"] == keystore["backend"] == migration["backend"] == in_use
+    signer = figures["signer_throughput"]
+    assert signer["backend"] == in_use and set(signer["clients"]) == {"1", "2", "4"} and signer["speedup_2_vs_1"] > 0
+    for clients in signer["clients"].values():
+        assert (
+            clients["requests_per_s"] > 0 and clients["p99_ms"] >= clients["p50_ms"] > 0 and clients["normalised"] > 0
+        )
+    assert signer["clients"]["1"]["speedup_vs_1"] == 1.0 and len(signer["load_average_before"]) == 3
+    assert set(signer["gil_released"]) == {"ML-DSA-87 sign", "secp256k1 sign"}
     primitives = {t["name"] for t in run["primitives"]}
     assert any(name.startswith("PBKDF2") for name in primitives) and "fsync (128 B append)" in primitives
     node = figures["node"]

@@ -73,6 +73,7 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     "tx-to": lambda v: v in (None, "", "0x", "0X") or _hex(v, size=20),
     "tx-data": lambda v: v in ("", "0x", "0X") or _hex(v) or _hex("0x" + v if isinstance(v, str) else v),
     "access-list": lambda v: v is None or v == [],
+    "typed-data": lambda v: isinstance(v, dict | str),  # an EIP-712 object or its JSON text (checked deeper)
     "height": lambda v: (
         (isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63)
         or (isinstance(v, str) and (_hex(v, max_digits=15, even=False) or (v.isdigit() and len(v) < 19)))
@@ -174,7 +175,24 @@ def signer_methods(account: str) -> list[Method]:
         "accessList": Param("access-list", []),
     }
     tx = Param("object", {k: p.valid for k, p in tx_fields.items()}, tx_fields)
+    typed_data = {
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}],
+                  "Note": [{"name": "text", "type": "string"}, {"name": "amount", "type": "uint256"}]},
+        "primaryType": "Note", "domain": {"name": "hostile"}, "message": {"text": "hi", "amount": 1},
+    }  # fmt: skip
+    address, message = Param("address", account), Param("data", "0x68656c6c6f")
     return [
+        # Ethereum JSON-RPC, answered by the signer (everything else is the node's: see chain_methods)
+        Method("eth_accounts"),
+        Method("eth_requestAccounts"),
+        Method("eth_sendTransaction", (tx,)),
+        Method("eth_signTransaction", (tx,)),
+        Method("eth_sign", (address, message)),
+        Method("personal_sign", (message, address)),
+        Method("eth_signTypedData", (address, Param("typed-data", typed_data))),
+        Method("eth_signTypedData_v4", (address, Param("typed-data", typed_data))),
+        Method("eth_sendRawTransaction", (Param("data", "0x02c0"),)),
+        # chainplug's own
         Method("chainplug_accounts"),
         Method("chainplug_createAccounts", (Param("signer-count", 1),)),
         Method("chainplug_signTransaction", (tx,)),

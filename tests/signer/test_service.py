@@ -69,7 +69,7 @@ def test_auth_is_required_and_checked(network: dict[str, Any]) -> None:
         assert call(signer["url"], "chainplug_accounts").json()["result"] == []
         bad = call(signer["url"], "chainplug_noSuchMethod").json()
         assert bad["error"]["code"] == -32601
-        too_big = requests.post(signer["url"], data=b"x" * (300 * 1024), timeout=30,
+        too_big = requests.post(signer["url"], data=b"x" * (1100 * 1024), timeout=30,
                                 headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
         assert too_big.status_code == 413
 
@@ -95,7 +95,7 @@ def test_bad_parameters_are_invalid_params_and_nothing_is_signed(network: dict[s
             ("chainplug_signTransaction", [{**tx, "nonce": 2**64}], "nonce"),
             ("chainplug_signTransaction", [{**tx, "value": hex(2**256)}], "value"),
             ("chainplug_signTransaction", [{**tx, "to": "0x1234"}], "to"),
-            ("chainplug_signTransaction", [{**tx, "chainId": 0}], "chainId"),
+            ("chainplug_signTransaction", [{**tx, "chainId": 0}], "chain"),
             ("chainplug_signTransaction", [{**tx, "from": "0xzz"}], "from"),
             ("chainplug_sendTransaction", [{**tx, "gas": str(2**70)}], "gas"),
             ("chainplug_signTransaction", [[tx]], "object"),

@@ -168,6 +168,9 @@ def transaction(tx: SignedTransactionAPI, block: BlockAPI | None, index: int | N
         pqc = pqc_transaction(tx)
         out["pqcPublicKey"] = hexdata(pqc.public_key)
         out["pqcSignature"] = hexdata(pqc.signature)
+        # No ECDSA signature: zeros, as op-geth answers for its deposit transactions, so stock clients
+        # (ethers' Signature.from needs r, s and v) parse the object; nothing reads a sender from them.
+        out.update(v="0x0", yParity="0x0", r="0x0", s="0x0")
     elif kind == 0:
         out.update(v=qty(tx.v), r=qty(tx.r), s=qty(tx.s))  # type: ignore[attr-defined]
     else:
