@@ -52,7 +52,7 @@ ACCESS_LIST_STORAGE_KEY_GAS: Final = 1900
 # --- Composite envelope v1 (docs/envelope-v1.md) ----------------------------------------------
 
 MPRIME_PREFIX: Final = b"chainplug-composite-v1"
-"""Fixed ASCII prefix of the message representative M' (DESIGN.md §3)."""
+"""Fixed ASCII prefix of the message representative M' (docs/design.md, "The envelope binding")."""
 SUITE_LABEL: Final = b"CHAINPLUG-MLDSA87-SECP256K1-KECCAK256"
 """Suite label: inside M' (length-prefixed) and the ML-DSA-87 context string (FIPS 204 ctx)."""
 ENVELOPE_MAGIC: Final = b"\x8cPQ"
@@ -77,7 +77,7 @@ MAX_ENVELOPE_BYTES: Final = (
 )
 """Hard cap on envelope size: anything larger is rejected before parsing."""
 ZERO_CLASSICAL_SIGNATURE_HASH: Final = b"\x00" * 32
-"""The classical-signature-hash field of M' for PQC_ONLY transactions (DESIGN.md §3)."""
+"""The classical-signature-hash field of M' for PQC_ONLY transactions (docs/design.md, "The envelope binding")."""
 
 WNS_ARTIFACT_ADDRESS: Final = bytes.fromhex("70aee71d7888e864b9adf36e5033bfbd1b4f8a4f")
 """Default address of the weak-non-separability artifact (RFC 9955): the access-list entry

@@ -15,11 +15,11 @@ Hash32 = NewType("Hash32", bytes)
 """A 32-byte keccak256 digest."""
 
 KeyId = NewType("KeyId", bytes)
-"""32-byte ML-DSA-87 key id: keccak256 of the raw 2,592-byte public key (DESIGN.md §3)."""
+"""32-byte ML-DSA-87 key id: keccak256 of the raw 2,592-byte public key (docs/design.md, "The envelope binding")."""
 
 
 class AccountState(IntEnum):
-    """The four migration states (DESIGN.md §2). Values are the on-chain registry encoding."""
+    """The four migration states (docs/design.md, "The life of one key"). Values are the on-chain registry encoding."""
 
     CLASSICAL = 0
     HYBRID = 1

@@ -1,4 +1,4 @@
-"""Dependencies flow downward only (DESIGN.md §1): a lower layer never imports a higher one."""
+"""Dependencies flow downward only (docs/design.md, "The layers"): a lower layer never imports a higher one."""
 
 import ast
 from pathlib import Path

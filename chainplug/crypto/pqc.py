@@ -43,7 +43,7 @@ def check_mldsa87_public_key(public_key: bytes) -> None:
 
 
 def mldsa87_key_id(public_key: bytes) -> KeyId:
-    """Key id = keccak256(raw public key) (DESIGN.md §3)."""
+    """Key id = keccak256(raw public key) (docs/design.md, "The envelope binding")."""
     check_mldsa87_public_key(public_key)
     return KeyId(keccak256(public_key))
 

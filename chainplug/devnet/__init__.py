@@ -1,4 +1,4 @@
-"""chainplug.devnet — the local mixed-fleet devnet: real processes, a scenario, a report (DESIGN.md §7).
+"""chainplug.devnet — the local mixed-fleet devnet: real processes, a scenario, a report (devnet/README.md).
 
 Owns: scenario files' format (``scenario``, ``_table``; the built-in ones in ``scenarios/``),
 the process supervisor (``processes``), the wiring of chain, registry, gateway, validators and

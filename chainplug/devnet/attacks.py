@@ -1,4 +1,4 @@
-"""The attacks a scenario can send, played by a network attacker (DESIGN.md §3).
+"""The attacks a scenario can send, played by a network attacker (docs/design.md, "The envelope binding").
 
 The attacker holds what travels on the wire — signed transactions and envelopes of the signer's
 accounts (obtained here with ``chainplug_signTransaction``, i.e. intercepted before they were ever

@@ -67,7 +67,7 @@ def _tx_verdict(check: TxCheck) -> TxVerdict:
 
 
 def quorum_reached(accepts: int, fleet_size: int) -> bool:
-    """A block is final when at least 2/3 of the whole fleet accepts it (DESIGN.md §7)."""
+    """A block is final when at least 2/3 of the whole fleet accepts it (devnet/README.md)."""
     return 3 * accepts >= 2 * fleet_size
 
 

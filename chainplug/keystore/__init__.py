@@ -1,4 +1,4 @@
-"""chainplug.keystore — dual-compromise encrypted key files (DESIGN.md §4, docs/keystore.md).
+"""chainplug.keystore — dual-compromise encrypted key files (docs/keystore.md).
 
 Owns: sealing secp256k1 and ML-DSA-87 private keys with AES-256-GCM under
 HKDF-SHA3-256(PBKDF2-HMAC-SHA3-256(password) || ML-KEM-1024 shared secret), the whole header as

@@ -1,4 +1,4 @@
-"""chainplug.migration — the four-state key migration engine (DESIGN.md §2, docs/migration.md).
+"""chainplug.migration — the four-state key migration engine (docs/migration.md).
 
 Owns: the state machine as a pure core (``state``), the write-ahead log (``records``, ``wal``,
 ``ledger``), the store lock and layout (``store``), Erasure-Before-WAL transitions

@@ -1,8 +1,8 @@
 """The fleet gate: HYBRID → FINALIZING only when enough of the verifying fleet is upgraded.
 
 A PQC_ONLY signature cannot be checked by a legacy verifier, so an account must not finalize while
-legacy validators still matter (DESIGN.md §2). A :class:`ReadinessSource` reports which validators
-are upgraded — :class:`StaticReadiness` from a config file here; a devnet or validator status
+legacy validators still matter (docs/design.md, "The life of one key"). A :class:`ReadinessSource`
+reports which validators are upgraded — :class:`StaticReadiness` from a config file here; a devnet or validator status
 endpoint later — and :class:`FleetGate` compares the upgraded fraction with a threshold: every
 validator by default, configurable, never below a 2/3 quorum unless forced. Forcing is logged at
 WARNING and recorded in the FINALIZING record.

@@ -1,4 +1,4 @@
-"""The migration engine's private keys in an encrypted vault (chainplug.keystore, DESIGN.md §4).
+"""The migration engine's private keys in an encrypted vault (chainplug.keystore, docs/keystore.md).
 
 :class:`VaultKeyStore` implements the engine's :class:`PrivateKeyStore` port over an opened
 :class:`~chainplug.keystore.Vault`: both factors (password and ML-KEM-1024 key) were checked when

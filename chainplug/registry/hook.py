@@ -1,4 +1,4 @@
-"""The migration engine's on-chain steps, done on the KeyRegistry (DESIGN.md §5).
+"""The migration engine's on-chain steps, done on the KeyRegistry (docs/registry.md).
 
 :class:`RegistryChainHook` implements :class:`chainplug.migration.ChainHook`: at HYBRID it registers
 the key commitment, at FINALIZING it announces finalization, at rollback it retires the key — each as

@@ -1,6 +1,6 @@
 ------------------------------- MODULE Fleet -------------------------------
 (***************************************************************************)
-(* The fleet gate (issue #9, fleet half; DESIGN.md sections 2 and 7).      *)
+(* The fleet gate (issue #9, fleet half; docs/design.md, devnet/README).  *)
 (*                                                                         *)
 (* Validators are legacy or upgraded and upgrade one at a time, never      *)
 (* back. Accounts move CLASSICAL -> HYBRID -> FINALIZING -> PQC_ONLY.      *)
@@ -87,7 +87,7 @@ UpgradedAccepts(tx) ==
 
 Accepts(v, tx) == IF v \in upgraded THEN UpgradedAccepts(tx) ELSE LegacyAccepts(tx)
 Acceptors(tx) == {v \in Validators : Accepts(v, tx)}
-\* A block is final when >= 2/3 of the validators accept it (DESIGN.md section 7).
+\* A block is final when >= 2/3 of the validators accept it (devnet/README.md).
 QuorumAccepts(tx) == 3 * Cardinality(Acceptors(tx)) >= 2 * Cardinality(Validators)
 
 -----------------------------------------------------------------------------

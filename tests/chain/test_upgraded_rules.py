@@ -1,5 +1,5 @@
 """The upgraded chain rules, end to end over JSON-RPC: the PQC-only transaction, the attacks on it, and
-the sidecar requirement from the activation block on (docs/pqc-transaction.md, DESIGN.md §7)."""
+the sidecar requirement from the activation block on (docs/pqc-transaction.md, docs/design.md "Activation")."""
 
 from __future__ import annotations
 

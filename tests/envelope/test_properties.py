@@ -1,5 +1,5 @@
 """Hypothesis properties of envelope v1: canonical round trip, mutation resistance, decoder totality,
-M' injectivity (DESIGN.md §3, anchors §16 #8 and #21)."""
+M' injectivity (docs/design.md, "The envelope binding")."""
 
 from __future__ import annotations
 

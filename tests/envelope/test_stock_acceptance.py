@@ -1,6 +1,6 @@
 """The classical part is a stock Ethereum transaction: stock code (eth-account, py-evm) accepts it.
 
-DESIGN.md §3: "tests must show it with stock code, not our own". Every expectation here is computed
+Stock code must show it, not our own (docs/design.md, "The envelope binding"). Every expectation here is computed
 by eth-account / eth-utils / py-evm; chainplug only produces the bytes under test.
 """
 

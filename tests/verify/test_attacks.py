@@ -1,5 +1,5 @@
-"""Named attacks on composite envelope v1 (DESIGN.md §3, anchors §16): each must be rejected with the
-exact error class and reason code.
+"""Named attacks on composite envelope v1 (docs/design.md, "The envelope binding" and "Threat model"): each
+must be rejected with the exact error class and reason code.
 
 Attack inputs are built here by hand (RLP pieces, envelope bytes, a textbook ECDSA with a chosen
 nonce) so the tests do not depend on the encoder they attack. Each test asserts ``type(exc) is X``

@@ -1,4 +1,4 @@
-"""The chain's HTTP JSON-RPC server (DESIGN.md §7 "Chain"): what web3.py needs for a normal session,
+"""The chain's HTTP JSON-RPC server (docs/design.md, "Chain"): what web3.py needs for a normal session,
 answered in geth's wire format, plus the chainplug methods of the upgraded chain.
 
 * ``eth_*``, ``net_*``, ``web3_clientVersion``, ``evm_mine``; batches; errors with EIP-1474 codes, and
