@@ -12,12 +12,12 @@ from collections.abc import Mapping
 
 from web3.exceptions import BadFunctionCallOutput
 
-from ..types import Address, KeyId
-from ..verify.registry import UNREGISTERED, RegistryEntry
+from ..types import Address
+from ..verify.registry import UNREGISTERED, PublicKeyBook, RegistryEntry
 from .contract import KeyRegistryContract
 
 
-class ChainRegistry:
+class ChainRegistry(PublicKeyBook):
     """Reads sender states and key commitments from a deployed KeyRegistry."""
 
     def __init__(
@@ -28,7 +28,7 @@ class ChainRegistry:
         cache_size: int = 65536,
     ) -> None:
         self.contract = contract
-        self._public_keys = dict(public_keys or {})
+        super().__init__(public_keys)
         self._cache: OrderedDict[tuple[bytes, int], RegistryEntry] = OrderedDict()
         self._cache_size = cache_size
         self.reads = 0
@@ -54,14 +54,3 @@ class ChainRegistry:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return entry
-
-    def add_public_key(self, key_id: KeyId, public_key: bytes) -> None:
-        """Remember a public key (e.g. from a full-key envelope) so key-id envelopes can be checked."""
-        from ..crypto.pqc import mldsa87_key_id
-
-        if mldsa87_key_id(public_key) != key_id:
-            raise ValueError("public key does not hash to the key id")
-        self._public_keys[bytes(key_id)] = bytes(public_key)
-
-    def public_key(self, key_id: KeyId) -> bytes | None:
-        return self._public_keys.get(bytes(key_id))

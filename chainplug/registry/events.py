@@ -29,7 +29,7 @@ from ..crypto import keccak256
 from ..errors import RegistryError
 from ..rpc import RpcClient
 from ..types import AccountState, Address, KeyId
-from ..verify.registry import UNREGISTERED, RegistryEntry
+from ..verify.registry import UNREGISTERED, PublicKeyBook, RegistryEntry
 
 STATE_CHANGED_TOPIC: Final = keccak256(b"StateChanged(address,bytes32,uint8,uint8,uint64)")
 """topic 0 of the KeyRegistry's one event."""
@@ -102,12 +102,12 @@ class RegistryLogs:
             return self._logs[: bisect.bisect_right(self._blocks, block)]
 
 
-class EventRegistry:
+class EventRegistry(PublicKeyBook):
     """One verifier's registry view: the history of every account, folded from the registry's logs."""
 
     def __init__(self, logs: RegistryLogs, *, public_keys: Mapping[bytes, bytes] | None = None) -> None:
         self.logs = logs
-        self._public_keys = dict(public_keys or {})
+        super().__init__(public_keys)
         self._history: dict[bytes, tuple[list[int], list[RegistryEntry]]] = {}
         """account → (blocks of its changes, its entry from each of them on)."""
         self._folded = 0
@@ -151,14 +151,3 @@ class EventRegistry:
         else:
             blocks.append(number)
             entries.append(entry)
-
-    def add_public_key(self, key_id: KeyId, public_key: bytes) -> None:
-        """Remember a public key (e.g. from a full-key envelope) so key-id envelopes can be checked."""
-        from ..crypto.pqc import mldsa87_key_id
-
-        if mldsa87_key_id(public_key) != key_id:
-            raise ValueError("public key does not hash to the key id")
-        self._public_keys[bytes(key_id)] = bytes(public_key)
-
-    def public_key(self, key_id: KeyId) -> bytes | None:
-        return self._public_keys.get(bytes(key_id))

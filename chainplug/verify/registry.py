@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,12 +42,29 @@ class Registry(Protocol):
         ...
 
 
-class InMemoryRegistry:
+class PublicKeyBook:
+    """ML-DSA-87 public keys by key id, as a registry learns them (from full-key envelopes, a registry
+    file), so that key-id envelopes can be checked. Every registry implementation keeps one."""
+
+    def __init__(self, public_keys: Mapping[bytes, bytes] | None = None) -> None:
+        self._public_keys: dict[bytes, bytes] = dict(public_keys or {})
+
+    def add_public_key(self, key_id: KeyId, public_key: bytes) -> None:
+        """Remember a public key (e.g. from a full-key envelope) so key-id envelopes can be checked."""
+        if mldsa87_key_id(public_key) != key_id:
+            raise ConfigError("public key does not hash to the key id")
+        self._public_keys[bytes(key_id)] = bytes(public_key)
+
+    def public_key(self, key_id: KeyId) -> bytes | None:
+        return self._public_keys.get(bytes(key_id))
+
+
+class InMemoryRegistry(PublicKeyBook):
     """A registry held in memory, with per-block history so ``entry(addr, block)`` is exact."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._history: dict[bytes, list[tuple[int, RegistryEntry]]] = {}
-        self._public_keys: dict[bytes, bytes] = {}
 
     def set(
         self,
@@ -79,9 +97,6 @@ class InMemoryRegistry:
                 break
             found = entry
         return found
-
-    def public_key(self, key_id: KeyId) -> bytes | None:
-        return self._public_keys.get(bytes(key_id))
 
     # --- the --registry-file format (docs/envelope-v1.md §registry file) ----------------------
 
