@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
 from ..types import AccountState, Address
 
 STATE_NAMES = ", ".join(state.name for state in AccountState)
@@ -23,3 +24,11 @@ def parse_address(text: str) -> Address:
     if len(digits) != 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
         raise argparse.ArgumentTypeError(f"{text!r} is not a 20-byte hex address")
     return Address(bytes.fromhex(digits))
+
+
+def registry_address(text: str) -> Address:
+    """A ``--registry`` value → Address; ConfigError (exit 2) naming the option otherwise."""
+    try:
+        return parse_address(text)
+    except argparse.ArgumentTypeError:
+        raise ConfigError(f"--registry must be a 0x-prefixed 20-byte address, got {text!r}") from None

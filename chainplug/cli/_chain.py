@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import registry_address
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -42,22 +43,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.set_defaults(handler=_serve)
 
 
-def _address(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        value = b""
-    if len(value) != 20:
-        raise ConfigError(f"--registry must be a 0x-prefixed 20-byte address, got {text!r}")
-    return value
-
-
 def _serve(args: argparse.Namespace) -> int:
     if args.chain_id <= 0 or args.accounts < 1 or args.activation_block < 0:
         raise ConfigError("--chain-id and --accounts must be positive, --activation-block not negative")
     if args.block_time is not None and args.block_time <= 0:
         raise ConfigError("--block-time must be positive")
-    registry = _address(args.registry) if args.registry else None
+    registry = registry_address(args.registry) if args.registry else None
     from ._serve import parse_listen, serve
 
     parse_listen(args.listen)  # a typo must fail before the chain is built and its dev keys are printed

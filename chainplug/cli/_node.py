@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import registry_address
 from ._serve import serve
 
 
@@ -89,21 +90,11 @@ def _gateway(args: argparse.Namespace) -> int:
     if args.node_version == NodeVersion.UPGRADED:
         if not args.registry:
             raise ConfigError("--version upgraded needs --registry ADDRESS (the KeyRegistry the policy reads)")
-        view = UpstreamView(AsyncRpcClient(args.upstream, timeout=30), _registry_address(args.registry))
+        view = UpstreamView(AsyncRpcClient(args.upstream, timeout=30), registry_address(args.registry))
     hook = AdmissionHook(args.node_version, view, activation_block=args.activation_block, chain_id=chain_id)
     gateway = Gateway(args.upstream, hook, view=view)
     info = {"service": "gateway", "version": args.node_version, "upstream": args.upstream, "chain_id": chain_id}
     return serve(gateway.app(), args.listen, info, as_json=args.json)
-
-
-def _registry_address(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x").removeprefix("0X"))
-    except ValueError:
-        value = b""
-    if len(value) != 20:
-        raise ConfigError(f"--registry must be a 0x-prefixed 20-byte address, got {text!r}")
-    return value
 
 
 def _validator_run(args: argparse.Namespace) -> int:

@@ -33,31 +33,17 @@ from typing import Any
 
 from ..crypto.keccak import keccak256
 from ..errors import RegistryError
+from ..registry.artifact import decode_entry, entry_call_data
 from ..rpc import SERVER_ERROR, UPSTREAM_UNAVAILABLE, AsyncRpcClient, RpcCallError, RpcError
-from ..types import AccountState, Address, KeyId
+from ..types import Address, KeyId
 from ..verify import UNREGISTERED, RegistryEntry
 
-ENTRY_SELECTOR = keccak256(b"entry(address)")[:4]
-"""KeyRegistry.entry(address) -> (uint8 state, bytes32 key_id, uint64 generation, uint256 updated_at)."""
 STATE_CHANGED_TOPIC = keccak256(b"StateChanged(address,bytes32,uint8,uint8,uint64)")
 """topic0 of KeyRegistry's StateChanged event; topic1 is the account (indexed)."""
 HEAD_MAX_AGE = 0.05
 """Seconds a head reading may be old when a transaction is judged by it."""
 MAX_LOG_SPAN = 1024
 """Largest head move followed through the registry's events; past it every entry is read again."""
-
-
-def decode_entry(output: bytes, registry: bytes) -> RegistryEntry:
-    """The (state, key id) of a KeyRegistry.entry answer; RegistryError for anything else."""
-    if len(output) != 128:
-        raise RegistryError(f"contract at 0x{bytes(registry).hex()} does not answer KeyRegistry.entry(address)")
-    value = int.from_bytes(output[:32], "big")
-    try:
-        state = AccountState(value)
-    except ValueError:
-        raise RegistryError(f"KeyRegistry returned an unknown state {value}") from None
-    key_id = output[32:64]
-    return RegistryEntry(state, KeyId(bytes(key_id)) if any(key_id) else None)
 
 
 class RegistryMiss(Exception):
@@ -170,8 +156,8 @@ class UpstreamView:
     async def _load(self, head: int, address: bytes) -> None:
         assert self.registry is not None
         registry = "0x" + self.registry.hex()
-        output = await self._call("eth_call", {"to": registry, "data": "0x" + (ENTRY_SELECTOR + bytes(12) + address)
-                                               .hex()}, hex(head))  # fmt: skip
+        call = {"to": registry, "data": "0x" + entry_call_data(Address(address)).hex()}
+        output = await self._call("eth_call", call, hex(head))
         self.entry_reads += 1
         data = _hex(output)
         if not data and _hex(await self._call("eth_getCode", registry, hex(head))) == b"":

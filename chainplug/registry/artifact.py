@@ -8,6 +8,35 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..crypto.keccak import keccak256
+from ..errors import RegistryError
+from ..types import AccountState, Address, KeyId
+from ..verify.registry import RegistryEntry
+
+ENTRY_SELECTOR = keccak256(b"entry(address)")[:4]
+"""KeyRegistry.entry(address) -> (uint8 state, bytes32 key_id, uint64 generation, uint256 updated_at)."""
+
+
+def entry_call_data(account: Address) -> bytes:
+    """The call data of ``KeyRegistry.entry(account)`` (selector + the ABI-padded address)."""
+    return ENTRY_SELECTOR + bytes(12) + bytes(account)
+
+
+def decode_entry(output: bytes, registry: bytes) -> RegistryEntry:
+    """The (state, key id) of a KeyRegistry.entry answer; RegistryError for anything else (a contract at
+    ``registry`` that is not a KeyRegistry). The chain's rules and the gateway read entries this way
+    without web3 on their hot paths."""
+    if len(output) != 128:
+        raise RegistryError(f"contract at 0x{bytes(registry).hex()} does not answer KeyRegistry.entry(address)")
+    value = int.from_bytes(output[:32], "big")
+    try:
+        state = AccountState(value)
+    except ValueError:
+        raise RegistryError(f"KeyRegistry returned an unknown state {value}") from None
+    key_id = output[32:64]
+    return RegistryEntry(state, KeyId(bytes(key_id)) if any(key_id) else None)
+
+
 ARTIFACT_PATH = Path(__file__).with_name("KeyRegistry.json")
 """Package copy of contracts/KeyRegistry.json (the two are checked equal by the tests)."""
 

@@ -50,13 +50,11 @@ from ...envelope.decode import decode_pqc_transaction
 from ...envelope.fields import WireField, payload_fields, wire_fields
 from ...envelope.pqc_tx import PqcOnlyTransaction, PqcTransaction, verify_pqc_signature
 from ...errors import ChainplugError, RegistryError
-from ...registry.artifact import load_artifact
-from ...types import AccountState, Address, Hash32, KeyId
+from ...registry.artifact import decode_entry, entry_call_data, load_artifact
+from ...types import Address, Hash32
 from ...verify import UNREGISTERED, RegistryEntry
 from .rules import ChainRules, PqcRuleViolation
 
-ENTRY_SELECTOR = keccak256(b"entry(address)")[:4]
-"""KeyRegistry.entry(address) -> (uint8 state, bytes32 key_id, uint64 generation, uint256 updated_at)."""
 REGISTRY_READ_GAS = 1_000_000
 """Gas for the in-EVM registry read (a view call needs ~10,000)."""
 
@@ -256,22 +254,16 @@ def read_registry_entry(state: StateAPI, registry: Address, account: Address) ->
         to=evm_registry,
         sender=ZERO_ADDRESS,
         value=0,
-        data=ENTRY_SELECTOR + bytes(12) + bytes(account),
+        data=entry_call_data(account),
         code=code,
         is_static=True,
     )
     context = state.get_transaction_context_class()(gas_price=0, origin=ZERO_ADDRESS)
     computation = state.computation_class.apply_computation(state, message, context)
     output = computation.output
-    if computation.is_error or len(output) != 128:
+    if computation.is_error:
         raise RegistryError(f"contract at 0x{bytes(registry).hex()} does not answer KeyRegistry.entry(address)")
-    value = int.from_bytes(output[:32], "big")
-    try:
-        state_value = AccountState(value)
-    except ValueError:
-        raise RegistryError(f"KeyRegistry returned an unknown state {value}") from None
-    key_id = output[32:64]
-    return RegistryEntry(state_value, KeyId(bytes(key_id)) if any(key_id) else None)
+    return decode_entry(output, registry)
 
 
 def registry_version(state: StateAPI, registry: Address | None, parent_hash: Hash32) -> bytes:
