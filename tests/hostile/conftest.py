@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.node.services import chainplug_service
+from tests.node.services import chainplug_service, wait_ready
 
 TOKEN = "hostile-suite-token-0123456789"
 
@@ -101,17 +100,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
                 probe="chainplug_accounts",
             ),
         }
-        _wait_ready(signer["url"])
+        wait_ready(signer["url"])
         yield running
-
-
-def _wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if requests.get(url + "/health", timeout=10).status_code == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
 
 
 @pytest.fixture(scope="session")

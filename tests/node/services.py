@@ -7,9 +7,12 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import requests
 
 
 @contextmanager
@@ -51,3 +54,15 @@ def chainplug_service(*args: str, timeout: float = 60, listen: bool = True) -> I
         errors.close()
         if tail.strip():
             sys.stderr.write(f"--- stderr of chainplug {' '.join(args[:2])} ---\n{tail}\n")
+
+
+def wait_ready(url: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait until a service's ``/health`` answers 200 (ready); its body."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = requests.get(url + "/health", timeout=10)
+        if health.status_code == 200:
+            body: dict[str, Any] = health.json()
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never became ready")

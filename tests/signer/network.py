@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from web3 import Web3
 
-from tests.node.services import chainplug_service
+from tests.node.services import chainplug_service, wait_ready
 
 TOKEN = "stock-client-token-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,15 +57,6 @@ class Network:
                 raise AssertionError(f"{tx_hash} is not in the validator's attestation of block {block}")
             time.sleep(0.2)
         raise AssertionError(f"the validator never attested block {block}")
-
-
-def wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if requests.get(url + "/health", timeout=10).status_code == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from web3 import Web3
 from chainplug.registry import KeyRegistryContract
 from chainplug.signer.audit import verify_audit_log
 from chainplug.types import AccountState
-from tests.node.services import chainplug_service
+from tests.node.services import chainplug_service, wait_ready
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -47,18 +47,6 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 def signer_args(net: dict[str, Any], store: Path) -> list[str]:
     return ["signer", "serve", "--store", str(store), "--rpc", net["chain"]["url"], "--registry", net["registry"],
             "--token-file", str(net["root"] / "token"), "--readiness-url", net["validator"]["url"]]  # fmt: skip
-
-
-def wait_ready(url: str) -> dict[str, Any]:
-    import time
-
-    for _ in range(200):
-        health = requests.get(url + "/health", timeout=10)
-        if health.status_code == 200:
-            body: dict[str, Any] = health.json()
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"signer never became ready: {health.text}")
 
 
 def test_auth_is_required_and_checked(network: dict[str, Any]) -> None:
