@@ -190,12 +190,12 @@ class Observer:
                 known[verdict.height] = verdict
         return True
 
-    def _poll_accounts(self) -> None:
+    def _poll_accounts(self, timeout: float = 5) -> None:
         signer = self.signer()
         if signer is None:
             return
         try:
-            accounts = signer.call("chainplug_accounts", timeout=5)
+            accounts = signer.call("chainplug_accounts", timeout=timeout)
         except RpcFailure:
             return
         counts = Counter(str(a["state"]) for a in accounts)
@@ -235,8 +235,9 @@ class Observer:
         with self.lock:
             return {str(a["address"]).lower(): str(a["state"]) for a in self.data.accounts}
 
-    def refresh_accounts(self) -> None:
-        self._poll_accounts()
+    def refresh_accounts(self, timeout: float = 5) -> None:
+        """Read every account's state from the signer now (the poll loop's reading may be older)."""
+        self._poll_accounts(timeout)
 
     # --- status line ----------------------------------------------------------------------------
 

@@ -267,6 +267,9 @@ def _settle(devnet: Devnet, traffic: Traffic) -> None:
     while any(observer.attested(n) < head for n in network.validators) and time.monotonic() < deadline:
         time.sleep(0.1)
     devnet.settled_head = head
+    # The final states come from the signer as the schedule left them, not from the poll loop's last
+    # reading, which on a loaded machine can predate the last step.
+    observer.refresh_accounts(timeout=SETTLE_TIMEOUT)
 
 
 def _finish(
