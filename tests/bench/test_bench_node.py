@@ -45,9 +45,16 @@ def test_node_path_against_py_evm_building_the_same_transactions(benchmark: Any)
     harness = Harness(quick=smoke, progress=False, backend=get_backend().name)
     figures = node_figures(harness, quick=smoke, **(SMOKE if smoke else {}))
     composite, bare, engine = figures["composite"], figures["bare"], figures["engine"]
-    for path in (composite, bare):
+    assert figures["backend"] == get_backend().name and figures["target_ratio"] == TARGET_RATIO
+    for path, clients in ((composite, {"chain", "gateway", "client"}), (bare, {"chain", "client"})):
         assert len(path["runs"]) == figures["rounds"]
-        assert all(run["transactions"] == figures["senders"] * figures["per_sender"] for run in path["runs"])
+        for run in path["runs"]:  # every transaction accepted and mined
+            assert run["transactions"] == figures["senders"] * figures["per_sender"] and run["mined_per_s"] > 0
+            assert run["floor_per_s"] > 0 and run["ratio"] == pytest.approx(run["mined_per_s"] / run["floor_per_s"])
+            assert clients <= set(run["cpu_ms_per_tx"]) or not run["cpu_ms_per_tx"]  # /proc where there is one
+    for name in ("composite", "bare"):
+        assert engine[name]["per_s"] > 0
+        assert engine[name]["ratio"] == pytest.approx(engine[name]["per_s"] / engine[name]["floor_per_s"])
 
     txs, accounts = _engine_workload(*((4, 5) if smoke else (20, 50)))
     benchmark.pedantic(lambda: engine_seconds(txs, composite=True, accounts=accounts), rounds=1 if smoke else 5)

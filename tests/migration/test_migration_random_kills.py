@@ -146,7 +146,7 @@ def run_campaigns(kills_per_campaign: int, tmp_path: Path, model: ModelGraph | s
 
 
 def test_random_time_sigkill_loop(tmp_path: Path, migration_model: ModelGraph | str) -> None:
-    run_campaigns(200, tmp_path, migration_model)
+    run_campaigns(100, tmp_path, migration_model)
 
 
 @pytest.mark.slow
