@@ -128,8 +128,9 @@ def unsigned_from_dict(
             address, key_id = artifact
             if not any(named == address and key_id in keys for named, keys in access_list):
                 entry = (bytes(address), (bytes(key_id),))
-                extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
-                return from_mapping(FeeMarketTransaction, tx, gas=gas + extra_gas, access_list=(*access_list, entry))
+                return from_mapping(
+                    FeeMarketTransaction, tx, gas=_gas_with_artifact(gas), access_list=(*access_list, entry)
+                )
     return from_mapping(FeeMarketTransaction, tx)
 
 
@@ -143,10 +144,15 @@ def with_artifact(
         if address == artifact_address and key_id in keys:
             return unsigned
     entry = (bytes(artifact_address), (bytes(key_id),))
-    extra_gas = ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
-    if (unsigned.gas + extra_gas).bit_length() > 64:  # gas is a U64 on the wire
+    return replace(unsigned, gas=_gas_with_artifact(unsigned.gas), access_list=(*unsigned.access_list, entry))
+
+
+def _gas_with_artifact(gas: int) -> int:
+    """``gas`` plus the EIP-2930 intrinsic gas of the artifact's access-list entry (one address, one key)."""
+    total = gas + ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_STORAGE_KEY_GAS
+    if 0 <= gas < 1 << 64 <= total:  # gas is a U64 on the wire (a gas already out of range: its own error)
         raise MalformedTransaction("gas plus the artifact's access-list gas is wider than 8 bytes")
-    return replace(unsigned, gas=unsigned.gas + extra_gas, access_list=(*unsigned.access_list, entry))
+    return total
 
 
 class CompositeAccount:
