@@ -180,10 +180,11 @@ def main() -> None:
         def load(offset: int, step: int) -> None:
             period = step / args.rate
             next_at = time.monotonic()
-            index = offset
+            mine = senders[offset::step]  # each thread its own senders: one nonce sequence per account
+            index = 0
             while not stop.is_set():
-                account = senders[index % len(senders)]
-                index += step
+                account = mine[index % len(mine)]
+                index += 1
                 tx = {"chainId": 1337, "nonce": nonces[account.address], "to": sink, "value": 1, "gas": 30_000,
                       **fees}  # fmt: skip
                 try:
