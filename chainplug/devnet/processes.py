@@ -33,12 +33,24 @@ STRIPPED_ENV: Final = ("CHAINPLUG_CRASH_AT", "CHAINPLUG_CRASH_TRACE")
 """Never inherited by children: crash injection is given to one process on purpose, not to all."""
 
 
+_HANDED_OUT: set[tuple[str, int]] = set()
+_HANDED_OUT_LOCK = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free now (bound and released; services get fixed ports so restarts keep URLs)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port that is free now and that this process never handed out before (bound and released;
+    services get fixed ports so restarts keep URLs). The kernel may offer a released port again at
+    once, and a service given a port does not listen on it until it has started: without the memory,
+    two services of one devnet could be given the same port (seen: the signer's and a validator's)."""
+    with _HANDED_OUT_LOCK:
+        for _ in range(1000):
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port: int = sock.getsockname()[1]
+            if (host, port) not in _HANDED_OUT:
+                _HANDED_OUT.add((host, port))
+                return port
+    raise DevnetError(f"no free port on {host} that was not handed out already")
 
 
 @dataclass
