@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
+from aiohttp import web
 
 
 @contextmanager
@@ -66,3 +67,13 @@ def wait_ready(url: str, timeout: float = 120) -> dict[str, Any]:
             return body
         time.sleep(0.05)
     raise AssertionError(f"{url} never became ready")
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve an aiohttp app in this event loop on a free loopback port: (its runner, its URL)."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/"

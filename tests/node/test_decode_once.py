@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from types import CodeType, FrameType
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from eth_account import Account
 
 from chainplug.envelope import CompositeAccount, FeeMarketTransaction, LegacyTransaction, _reference, codec, decode
@@ -31,6 +31,7 @@ from chainplug.node.gateway import Gateway
 from chainplug.node.validator import check_transaction, init_worker_with_registry
 from chainplug.types import AccountState
 from chainplug.verify import InMemoryRegistry, PqcStatus
+from tests.node.services import serve_app
 
 CHAIN_ID = 1337
 COUNTED: dict[CodeType, str] = {
@@ -68,15 +69,6 @@ def counting() -> Iterator[Counter[str]]:
         threading.setprofile(None)  # type: ignore[arg-type]
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/"
-
-
 async def _rpc(session: ClientSession, url: str, method: str, *params: Any) -> Any:
     async with session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}) as r:
         answer = await r.json()
@@ -93,9 +85,9 @@ def _journey(send: Callable[[ChainBackend, InMemoryRegistry], tuple[str, str]]) 
     init_worker_with_registry(NodeVersion.UPGRADED, registry, 0, CHAIN_ID)
 
     async def run() -> Any:
-        chain_runner, chain_url = await _serve(ChainServer(backend).app())
+        chain_runner, chain_url = await serve_app(ChainServer(backend).app())
         gateway = Gateway(chain_url, AdmissionHook(NodeVersion.UPGRADED, registry, chain_id=CHAIN_ID))
-        gateway_runner, gateway_url = await _serve(gateway.app())
+        gateway_runner, gateway_url = await serve_app(gateway.app())
         try:
             async with ClientSession() as session:
                 with counting() as calls:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from eth_account import Account
 from web3 import Web3
 
@@ -23,6 +23,7 @@ from chainplug.node.gateway import Gateway
 from chainplug.node.upstream import UpstreamView
 from chainplug.registry import KeyRegistryContract, Transition
 from chainplug.rpc import AsyncRpcClient
+from tests.node.services import serve_app
 
 CHAIN_ID = 1337
 RECIPIENT = "0x5a5A5a5a5A5a5a5a5a5A5a5A5A5a5a5A5A5A5A5A"
@@ -67,15 +68,6 @@ class Net:
         return self.chain.metrics.get_sample_value("chainplug_chain_transactions_total", labels) or 0.0
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/"
-
-
 @asynccontextmanager
 async def network(max_age: float) -> AsyncIterator[Net]:
     funded = {a.address_bytes: 10**21 for a in (ALICE, BOB, *CROWD)}
@@ -83,10 +75,10 @@ async def network(max_age: float) -> AsyncIterator[Net]:
     registry = backend.deploy_registry()
     server = ChainServer(backend)
     backend.automine = False  # mined by the test
-    chain_runner, chain_url = await _serve(server.app())
+    chain_runner, chain_url = await serve_app(server.app())
     view = UpstreamView(AsyncRpcClient(chain_url), registry, max_age=max_age)
     gateway = Gateway(chain_url, AdmissionHook(NodeVersion.UPGRADED, view, chain_id=CHAIN_ID), view=view)
-    gateway_runner, gateway_url = await _serve(gateway.app())
+    gateway_runner, gateway_url = await serve_app(gateway.app())
     try:
         async with ClientSession() as session:
             yield Net(backend, server, gateway, view, gateway_url, session)
