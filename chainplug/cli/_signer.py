@@ -52,6 +52,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="with --no-auth: a web origin (e.g. a wallet extension's) whose requests are answered",
     )
     run.add_argument("--audit-log", help="audit log path (default STORE/audit.jsonl)")
+    threads_help = ("sign (and fsync the audit log) in a pool of N threads instead of on the event loop: for a "
+                    "disk whose fsync is slow, or many cores (default 0: on the loop; see docs/signer.md)")  # fmt: skip
+    run.add_argument("--signing-threads", type=int, default=0, metavar="N", help=threads_help)
     readiness_help = "validator URL whose /health reports its version, for the fleet gate (repeatable)"
     run.add_argument("--readiness-url", action="append", default=[], help=readiness_help)
     run.add_argument("--threshold", default="all", help="fleet gate: upgraded fraction needed (all, 2/3, 0.9 ...)")
@@ -140,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
     audit = AuditLog(Path(args.audit_log) if args.audit_log else store / "audit.jsonl")
     service = SignerService(open_backend, token=token, audit=audit, rpc_url=args.rpc, submit_url=args.gateway,
                             complete_on_chain=finish, complete_on_chain_many=finish_many,
-                            allowed_origins=args.allow_origin)  # fmt: skip
+                            allowed_origins=args.allow_origin, signing_threads=args.signing_threads)  # fmt: skip
     info = {"service": "signer", "store": str(store), "rpc": args.rpc, "gateway": args.gateway,
             "registry": args.registry, "auth": "bearer" if token is not None else "none (loopback only)"}  # fmt: skip
     return serve(service.app(), args.listen, info, as_json=args.json)

@@ -14,11 +14,13 @@ refuses any request that is not from loopback, names a non-loopback Host (DNS re
 Origin it was not told to allow (a web page) or is not ``application/json`` (a form post).
 ``/health`` turns ready only after every key the accounts' states require has been loaded and checked.
 
-Concurrency: requests are handled concurrently. Signatures run in a thread pool without a lock
-(the primitives release the GIL); a migration step waits for the signatures under way and holds new
-ones back (:class:`KeyGuard`); a transaction whose nonce the signer fills holds its account's nonce
-lock until the node has it, so nonces stay unique and gap-free (geth's ``nonceLock``). Every
-signature goes to the hash-chained audit log (group commit) before it leaves the signer.
+Concurrency: requests are handled concurrently on one event loop. A signature (~0.3 ms of C code)
+and its audit record run on the loop itself by default: measured, handing each one to a thread pool
+and back cost more than it saved (docs/signer.md, "Concurrency"); ``signing_threads`` > 0 runs them in
+a pool instead, for a slow disk or many cores. A migration step waits for the signatures under way and
+holds new ones back (:class:`KeyGuard`); a transaction whose nonce the signer fills holds its account's
+nonce lock until the node has it, so nonces stay unique and gap-free (geth's ``nonceLock``). Every
+signature goes to the hash-chained audit log before it leaves the signer.
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from eth_utils.address import to_checksum_address
@@ -69,6 +70,7 @@ from .backend import CLASSICAL, HYBRID, Signed, SigningBackend, account_json
 from .messages import MalformedMessage, personal_message_digest, typed_data_digest, wallet_signature
 
 LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 LIMITS = Limits(max_body_bytes=1024 * 1024, max_depth=16, max_batch=100, max_string=2 * MAX_ENVELOPE_BYTES + 2)
 """Requests a wallet sends: batches of reads (ethers batches up to 100), transactions whose call data
@@ -163,7 +165,7 @@ class SignerService:
         complete_on_chain: Callable[[SigningBackend, Address], str | None] | None = None,
         complete_on_chain_many: Callable[[SigningBackend, Sequence[Address]], list[str]] | None = None,
         allowed_origins: Sequence[str] = (),
-        signing_threads: int | None = None,
+        signing_threads: int = 0,
     ) -> None:
         if token is not None and len(token) < 16:
             raise ConfigError("the bearer token must be at least 16 characters")
@@ -198,9 +200,11 @@ class SignerService:
         self._remembered: OrderedDict[bytes, bytes] = OrderedDict()
         self._takes_envelopes: bool | None = None
         """Learned on first use: does the submission target accept chainplug_sendEnvelope?"""
-        self._pool = ThreadPoolExecutor(signing_threads or max(4, 2 * (os.cpu_count() or 2)), "chainplug-sign")
-        """Signatures, and their audit records: a thread waiting for the audit log's fsync is not signing,
-        so there are more threads than cores."""
+        if signing_threads < 0:
+            raise ConfigError("--signing-threads must be 0 (sign on the event loop) or more")
+        self._pool = ThreadPoolExecutor(signing_threads, "chainplug-sign") if signing_threads else None
+        """With signing_threads: signatures and their audit records (whose fsyncs then group-commit) run
+        here, off the loop. None: on the loop, which costs less per request (module docstring)."""
         self._upstream = AsyncRpcClient(rpc_url, timeout=60)
         self._submitter = AsyncRpcClient(self.submit_url, timeout=60) if submit_url else self._upstream
         self._pqc_backend = get_backend().name  # resolved once, before serving (see ValidatorService)
@@ -239,7 +243,8 @@ class SignerService:
         await self._upstream.close()
         if self._submitter is not self._upstream:
             await self._submitter.close()
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self.backend is not None:
             self.backend.engine.close()
         self.audit.close()
@@ -398,16 +403,20 @@ class SignerService:
         eth.check_type(tx, kind)
         return address
 
-    async def _sign(self, address: Address, filled: dict[str, Any]) -> Signed:
-        """Sign in the pool (no lock: the keys are shared with other signatures) and record the signature
-        in the audit log there too (its fsync is shared with concurrent signatures: group commit)."""
+    async def _signing(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Run ``work`` (a signature and its audit record) while no migration step runs: on the loop,
+        or in the pool when there is one (no lock there: signatures share the keys)."""
         assert self._guard is not None
+        async with self._guard.signing():
+            if self._pool is None:
+                return work(*args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    async def _sign(self, address: Address, filled: dict[str, Any]) -> Signed:
+        """Sign as the account's state requires and record the signature in the audit log, durably."""
         backend = self._backend()
         started = time.perf_counter()
-        async with self._guard.signing():
-            signed = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._sign_and_record, backend, address, filled
-            )
+        signed = await self._signing(self._sign_and_record, backend, address, filled)
         self._latency.observe(time.perf_counter() - started)
         self._signatures.labels(kind=signed.kind, state=signed.state.name).inc()
         self._pq.labels(pq="missing" if signed.kind == CLASSICAL else "present").inc()
@@ -518,19 +527,15 @@ class SignerService:
             raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
 
     async def _sign_digest(self, address: Address, digest: Hash32, kind: str) -> str:
-        assert self._guard is not None
         backend = self._backend()
         try:
             backend.kind(address)
         except UnknownAccount as exc:
             raise RpcError(SERVER_ERROR, f"unknown account {to_checksum_address(address)}", exc.to_json()) from exc
-        async with self._guard.signing():
-            try:
-                signature = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._sign_digest_and_record, backend, address, digest, kind
-                )
-            except ClassicalKeyRetired as exc:
-                raise RpcError(SERVER_ERROR, str(exc), exc.to_json()) from exc
+        try:
+            signature = await self._signing(self._sign_digest_and_record, backend, address, digest, kind)
+        except ClassicalKeyRetired as exc:
+            raise RpcError(SERVER_ERROR, str(exc), exc.to_json()) from exc
         self._messages.labels(kind=kind).inc()
         return wallet_signature(signature)
 

@@ -4,6 +4,7 @@ signatures, and the audit log keeps exactly one entry per signature in a chain t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 import requests
 
 from chainplug.signer.audit import AuditLog, verify_audit_log
+from tests.node.services import chainplug_service, wait_ready
 from tests.signer.network import Network, funded_accounts
 
 SINK = "0x000000000000000000000000000000000000dEaD"
@@ -50,6 +52,38 @@ def test_concurrent_sends_from_one_account_get_unique_gap_free_nonces(net: Netwo
     signed = Counter(str(e["tx_hash"]) for e in audit_events(net.store) if e["event"] == "sign")
     for _, tx_hash in hashes:
         assert signed[tx_hash] == 1, tx_hash
+
+
+def test_a_signing_pool_keeps_nonces_gap_free_and_one_audit_entry_per_signature(net: Network, tmp_path: Path) -> None:
+    """The same guarantees with ``--signing-threads 3`` (signatures and their audit fsyncs in a pool, off
+    the event loop): a second signer over the same chain, a HYBRID and a CLASSICAL account sending 12 at
+    once each, and EIP-191 messages signed among them."""
+    args = ["signer", "serve", "--store", str(tmp_path / "store"), "--rpc", net.chain, "--gateway", net.gateway,
+            "--registry", net.registry, "--readiness-url", net.validator, "--no-auth",
+            "--signing-threads", "3"]  # fmt: skip
+    with chainplug_service(*args) as signer:
+        wait_ready(signer["url"])
+        pooled = dataclasses.replace(net, signer=signer["url"], store=tmp_path / "store", accounts={})
+        hybrid, classical = funded_accounts(pooled, 2)
+        assert pooled.rpc("chainplug_advance", hybrid, "HYBRID")["state"] == "HYBRID"
+        first = {
+            a: int(net.rpc("eth_getTransactionCount", a, "pending", url=net.chain), 16) for a in (hybrid, classical)
+        }
+        jobs = [(account, index) for account in (hybrid, classical) for index in range(12)]
+        with ThreadPoolExecutor(8) as pool:
+            messages = [pool.submit(pooled.rpc, "personal_sign", "0x" + bytes([i]).hex(), classical) for i in range(4)]
+            hashes = list(pool.map(lambda job: (job[0], send(pooled, job[0], 3000 + job[1])), jobs))
+            signatures = [message.result() for message in messages]
+        assert len(set(signatures)) == 4
+        for account in (hybrid, classical):
+            nonces = sorted(int(net.rpc("eth_getTransactionByHash", h, url=net.chain)["nonce"], 16)
+                            for a, h in hashes if a == account)  # fmt: skip
+            assert nonces == list(range(first[account], first[account] + 12)), (account, nonces)
+        events = audit_events(pooled.store)
+        signed = Counter(str(e["tx_hash"]) for e in events if e["event"] == "sign")
+        assert all(signed[h] == 1 for _, h in hashes)
+        assert sum(e["event"] == "sign-message" for e in events) == 4
+        assert net.rpc("chainplug_getSidecar", hashes[0][1], url=net.gateway) is not None
 
 
 def test_a_migration_step_runs_among_signatures(net: Network) -> None:
