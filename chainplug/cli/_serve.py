@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # aiohttp is imported when a service starts, not for every command's parser
+    from aiohttp import web
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -39,6 +39,10 @@ def serve_many(
 ) -> int:
     """Serve several (name, app, listen) in one process; once all are bound, announce one line (``url``:
     the first; ``urls``: by name, when there are several) and run ``background`` until SIGINT/SIGTERM."""
+    import asyncio
+
+    from aiohttp import web
+
     from ..rpc import IDLE_TIMEOUT
 
     async def main() -> None:
