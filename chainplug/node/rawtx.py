@@ -3,15 +3,16 @@ anvil, the embedded chain), else rebuilt from the JSON fields for the standard t
 
 from __future__ import annotations
 
-from typing import Any
-
-from web3 import Web3
+from typing import TYPE_CHECKING, Any
 
 from ..constants import TX_TYPE_EIP1559
 from ..crypto.secp256k1 import RecoverableSignature
 from ..envelope.fields import from_mapping
 from ..envelope.transaction import TX_TYPE_LEGACY, FeeMarketTransaction, LegacyTransaction
 from ..errors import Reason, UnsupportedEnvelope
+
+if TYPE_CHECKING:  # a validator reading blocks over its own RPC client never loads web3.py
+    from web3 import Web3
 
 
 def raw_transaction(w3: Web3, tx: Any) -> bytes:

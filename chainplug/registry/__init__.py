@@ -7,10 +7,40 @@ from the registry's events: one eth_getLogs per stretch of blocks), :func:`submi
 composite-signed transition transaction, sent and confirmed).
 """
 
-from .chain import ChainRegistry
-from .contract import KeyRegistryContract, OnChainEntry, Transition
-from .events import EventRegistry, RegistryLogs
-from .submit import sign_transition, submit_transition
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chain import ChainRegistry
+    from .contract import KeyRegistryContract, OnChainEntry, Transition
+    from .events import EventRegistry, RegistryLogs
+    from .submit import sign_transition, submit_transition
+
+_HOMES = {
+    "ChainRegistry": "chain",
+    "KeyRegistryContract": "contract",
+    "OnChainEntry": "contract",
+    "Transition": "contract",
+    "EventRegistry": "events",
+    "RegistryLogs": "events",
+    "sign_transition": "submit",
+    "submit_transition": "submit",
+}
+"""Where each public name lives. Imported on first use (PEP 562): most of the registry needs web3.py
+(~0.5 s to import), which a process that only reads the registry's events or its artifact — the
+chain, a validator — never loads."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ChainRegistry",
