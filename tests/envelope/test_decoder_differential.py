@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 import coincurve
+import pytest
 import rlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,8 @@ from chainplug.envelope import (
 )
 from chainplug.errors import ChainplugError
 from chainplug.types import Address
+
+pytestmark = pytest.mark.one_backend  # decoding only: secp256k1 signs the inputs, PQC parts are random bytes
 
 KEY = coincurve.PrivateKey(b"\x5a" * 32)
 
