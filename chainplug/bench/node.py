@@ -424,7 +424,7 @@ def _engine_figures(h: Harness, *, quick: bool) -> dict[str, Any]:
                                                 "gas": BARE_GAS, "type": 2, **fees}, key).raw_transaction)
                 for n in range(per_sender)]  # fmt: skip
         bare.append([Tx(raw, raw, account.address_bytes, n, BARE_GAS) for n, raw in enumerate(raws)])
-    from ..node.chain.backend import FAST_KECCAK, py_evm_keccak
+    from ..node.chain.evm_keccak import FAST_KECCAK, py_evm_keccak
 
     fast = _loads(FAST_KECCAK)
     result: dict[str, Any] = {"transactions": senders * per_sender, "keccak": FAST_KECCAK if fast else "default"}

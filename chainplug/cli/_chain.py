@@ -55,7 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
     from eth_utils.address import to_checksum_address
 
     from ..node.chain.accounts import DEV_MNEMONIC
-    from ..node.chain.backend import ChainBackend, use_fast_keccak
+    from ..node.chain.backend import ChainBackend
+    from ..node.chain.evm_keccak import use_fast_keccak
     from ..node.chain.server import ChainServer
 
     use_fast_keccak()  # py-evm's hashing on the C keccak (see there): this process runs only the chain

@@ -71,10 +71,11 @@ def _serve(args: argparse.Namespace) -> int:
     from ..registry import KeyRegistryContract
     from ..registry.hook import RegistryChainHook, complete_on_chain, complete_on_chain_many
     from ..rpc import RpcClient
+    from ..signer.access import is_loopback_host, read_token
     from ..signer.audit import AuditLog
     from ..signer.backend import SigningBackend
     from ..signer.readiness import HttpReadiness
-    from ..signer.service import SignerService, is_loopback_host, read_token
+    from ..signer.service import SignerService
     from ..types import Address
     from ._serve import parse_listen
 

@@ -173,7 +173,7 @@ BACKEND_NAMES = ("cryptography", "liboqs")
 
 def liboqs_loadable() -> bool:
     """True if a liboqs shared library can be loaded *without* liboqs-python's auto-install."""
-    from ._liboqs import find_liboqs
+    from ._liboqs_probe import find_liboqs
 
     return find_liboqs() is not None
 

@@ -8,17 +8,15 @@ other request to the node unchanged (docs/signer.md). ``eth_sendRawTransaction``
 signer itself signed with ``eth_signTransaction`` goes out as its composite envelope. The
 ``chainplug_*`` methods create accounts and drive their migration.
 
-Auth: every request needs ``Authorization: Bearer <token>`` (compared in constant time, before the
-body is read), unless the operator runs the loopback-only unauthenticated mode (``--no-auth``), which
-refuses any request that is not from loopback, names a non-loopback Host (DNS rebinding), carries an
-Origin it was not told to allow (a web page) or is not ``application/json`` (a form post).
+Auth: a bearer token, or the loopback-only unauthenticated mode (``--no-auth``): chainplug.signer.access.
 ``/health`` turns ready only after every key the accounts' states require has been loaded and checked.
 
 Concurrency: requests are handled concurrently on one event loop. A signature (~0.3 ms of C code)
 and its audit record run on the loop itself by default: measured, handing each one to a thread pool
 and back cost more than it saved (docs/signer.md, "Concurrency"); ``signing_threads`` > 0 runs them in
 a pool instead, for a slow disk or many cores. A migration step waits for the signatures under way and
-holds new ones back (:class:`KeyGuard`); a transaction whose nonce the signer fills holds its account's
+holds new ones back (:class:`~chainplug.signer.guard.KeyGuard`; the steps themselves are
+chainplug.signer.steps); a transaction whose nonce the signer fills holds its account's
 nonce lock until the node has it, so nonces stay unique and gap-free (geth's ``nonceLock``). Every
 signature goes to the hash-chained audit log before it leaves the signer.
 """
@@ -26,15 +24,12 @@ signature goes to the hash-chained audit log before it leaves the signer.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -42,14 +37,13 @@ from eth_utils.address import to_checksum_address
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..constants import MAX_ENVELOPE_BYTES
-from ..crypto import RecoverableSignature, Secp256k1PrivateKey, get_backend, keccak256
+from ..crypto import RecoverableSignature, get_backend, keccak256
 from ..errors import ChainplugError, ClassicalKeyRetired, ConfigError, MalformedEnvelope, UnknownAccount
 from ..rpc import (
     INVALID_PARAMS,
     NOT_READY,
     SERVER_ERROR,
     TRANSACTION_REJECTED,
-    UNAUTHORIZED,
     UPSTREAM_UNAVAILABLE,
     AsyncRpcClient,
     Forwarded,
@@ -57,17 +51,18 @@ from ..rpc import (
     Limits,
     RpcCallError,
     RpcError,
-    error_response,
     hex_bytes,
-    integer,
     json_application,
     param_count,
 )
 from ..types import AccountState, Address, Hash32
 from . import eth
+from .access import bearer_authorized, loopback_only
 from .audit import AuditLog
 from .backend import CLASSICAL, HYBRID, Signed, SigningBackend, account_json
+from .guard import KeyGuard
 from .messages import MalformedMessage, personal_message_digest, typed_data_digest, wallet_signature
+from .steps import MigrationSteps, account_address
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -75,10 +70,6 @@ _T = TypeVar("_T")
 LIMITS = Limits(max_body_bytes=1024 * 1024, max_depth=16, max_batch=100, max_string=2 * MAX_ENVELOPE_BYTES + 2)
 """Requests a wallet sends: batches of reads (ethers batches up to 100), transactions whose call data
 is at most one transaction's worth, a raw PQC-only transaction or envelope to submit."""
-MAX_CREATE = 10_000
-"""Most accounts one chainplug_createAccounts call makes."""
-MAX_BATCH = 1_000
-"""Most accounts one chainplug_advanceBatch call moves (the engine's default batch size)."""
 MAX_MESSAGE_BYTES = 64 * 1024
 """Longest message eth_sign / personal_sign signs."""
 REMEMBERED_ENVELOPES = 1024
@@ -88,67 +79,6 @@ SIGNING_METHODS = frozenset({"eth_accounts", "eth_requestAccounts", "eth_sendTra
                              "eth_sign", "personal_sign", "eth_signTypedData", "eth_signTypedData_v4",
                              "eth_sendRawTransaction"})  # fmt: skip
 """The Ethereum methods the signer answers itself; every other one goes to the node."""
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-
-class KeyGuard:
-    """Signatures share the keys; a migration step (which may destroy key handles) has them alone.
-
-    A step waits for the signatures under way to finish and holds new ones back until it is done
-    (writer preference, so a steady stream of signatures cannot starve a step).
-    """
-
-    def __init__(self) -> None:
-        self._condition = asyncio.Condition()
-        self._signing = 0
-        self._stepping = False
-        self._steps_waiting = 0
-
-    @asynccontextmanager
-    async def signing(self) -> AsyncIterator[None]:
-        async with self._condition:
-            await self._condition.wait_for(lambda: not self._stepping and not self._steps_waiting)
-            self._signing += 1
-        try:
-            yield
-        finally:
-            async with self._condition:
-                self._signing -= 1
-                self._condition.notify_all()
-
-    @asynccontextmanager
-    async def step(self) -> AsyncIterator[None]:
-        async with self._condition:
-            self._steps_waiting += 1
-            try:
-                await self._condition.wait_for(lambda: not self._stepping and not self._signing)
-            finally:
-                self._steps_waiting -= 1
-            self._stepping = True
-        try:
-            yield
-        finally:
-            async with self._condition:
-                self._stepping = False
-                self._condition.notify_all()
-
-
-def is_loopback_host(host: str) -> bool:
-    """A listen or Host name that only this machine can reach."""
-    name = host.strip().lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(header: str) -> str:
-    """The host part of a Host header (``[::1]:8550`` -> ``::1``, ``localhost:8550`` -> ``localhost``)."""
-    if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class SignerService:
@@ -170,10 +100,6 @@ class SignerService:
         if token is not None and len(token) < 16:
             raise ConfigError("the bearer token must be at least 16 characters")
         self._open_backend = open_backend
-        self._complete_on_chain = complete_on_chain
-        """Moves a locally PQC_ONLY account to PQC_ONLY on chain (idempotent; None if already there)."""
-        self._complete_on_chain_many = complete_on_chain_many
-        """The same for many accounts at once (every transaction sent before waiting for any)."""
         self._token = token.encode() if token is not None else None
         self._allowed_origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
         self.audit = audit
@@ -189,7 +115,9 @@ class SignerService:
                                  registry=self.metrics)  # fmt: skip
         self._pq = Counter("chainplug_signer_pq", "signatures with the PQ component present or missing",
                            ["pq"], registry=self.metrics)  # fmt: skip
-        self._steps = Counter("chainplug_signer_migration_steps", "migration steps", ["to"], registry=self.metrics)
+        self._migration = MigrationSteps(self._backend, audit=audit, metrics=self.metrics,
+                                         complete_on_chain=complete_on_chain,
+                                         complete_on_chain_many=complete_on_chain_many)  # fmt: skip
         self._errors = Counter("chainplug_signer_errors", "refused requests", ["code"], registry=self.metrics)
         self._proxied = Counter("chainplug_signer_proxied", "requests forwarded to the node unchanged",
                                 registry=self.metrics)  # fmt: skip
@@ -227,7 +155,7 @@ class SignerService:
         # The crash window after the local PQC_ONLY record and before the chain caught up.
         for address, account in backend.engine.accounts.items():
             if account.state is AccountState.PQC_ONLY:
-                self._finish_on_chain(address)
+                self._migration.finish_on_chain(address)
         self.audit.record("load", accounts=len(backend.engine.accounts), problems=len(self.problems),
                           recovery=str(recovered) if recovered is not None else None)  # fmt: skip
 
@@ -260,11 +188,11 @@ class SignerService:
             fallback=self._proxy,
             authorize=self._authorized if self.authenticated else None,
             map_error=_refusal,
-            on_error=lambda error: self._errors.labels(code=str(error.code)).inc(),
+            on_error=self._count_error,
         )
-        middlewares = [] if self.authenticated else [self._loopback_only]
         application = json_application(LIMITS)
-        application.middlewares.extend(middlewares)
+        if not self.authenticated:
+            application.middlewares.append(loopback_only(self._allowed_origins, self._count_error))
         application.router.add_post("/", endpoint.handle)
         application.router.add_get("/health", self._health)
         application.router.add_get("/metrics", self._metrics)
@@ -286,37 +214,10 @@ class SignerService:
 
     def _authorized(self, request: web.Request) -> bool:
         assert self._token is not None
-        header = request.headers.get("Authorization", "")
-        scheme, _, presented = header.partition(" ")
-        return scheme == "Bearer" and hmac.compare_digest(presented.strip().encode(), self._token)
+        return bearer_authorized(request, self._token)
 
-    @web.middleware
-    async def _loopback_only(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        """Without a token, a request must come from this machine, as a program and not as a web page:
-        loopback peer, loopback Host (no DNS rebinding), no Origin unless allowed (a page's fetch sends
-        one), JSON content type (a cross-site form or "simple" request cannot set it without CORS)."""
-        if request.method != "POST":
-            return await handler(request)
-        peer = request.remote or ""
-        host = _host_name(request.headers.get("Host", ""))
-        origin = request.headers.get("Origin")
-        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        refusal = None
-        if not is_loopback_host(peer):
-            refusal = ("not-loopback", f"unauthenticated mode answers loopback clients only, not {peer}")
-        elif not is_loopback_host(host):
-            refusal = ("host-refused", "unauthenticated mode answers requests for a loopback Host only")
-        elif origin is not None and origin.rstrip("/") not in self._allowed_origins:
-            refusal = ("origin-refused", f"requests from web origin {origin[:100]} are refused (see --allow-origin)")
-        elif content_type != "application/json":
-            refusal = ("content-type", "unauthenticated mode takes Content-Type: application/json only")
-        if refusal is None:
-            return await handler(request)
-        error = RpcError(UNAUTHORIZED, refusal[1], reason=refusal[0])
-        self._errors.labels(code=str(UNAUTHORIZED)).inc()
-        return web.json_response(error_response(None, error), status=403)
+    def _count_error(self, error: RpcError) -> None:
+        self._errors.labels(code=str(error.code)).inc()
 
     async def _proxy(self, call: dict[str, Any]) -> Any:
         """Every method the signer does not answer goes to the node unchanged (its answer too)."""
@@ -342,12 +243,12 @@ class SignerService:
             "eth_sendRawTransaction": self._send_raw_transaction,
             # chainplug's own
             "chainplug_accounts": self._ready(self._accounts),
-            "chainplug_createAccounts": self._stepping(self._create_accounts),
+            "chainplug_createAccounts": self._stepping(self._migration.create_accounts),
             "chainplug_signTransaction": self._ready(self._chainplug_sign_transaction),
             "chainplug_sendTransaction": self._ready(self._chainplug_send_transaction),
-            "chainplug_advance": self._stepping(self._advance, per_account=True),
+            "chainplug_advance": self._stepping(self._migration.advance, per_account=True),
             "chainplug_advanceBatch": self._advance_batch,
-            "chainplug_rollback": self._stepping(self._rollback, per_account=True),
+            "chainplug_rollback": self._stepping(self._migration.rollback, per_account=True),
             "chainplug_reload": self._stepping(self._reload, needs_ready=False),
         }
 
@@ -369,7 +270,7 @@ class SignerService:
             if needs_ready and not self.ready:
                 raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
             assert self._guard is not None
-            nonce_lock = self._nonce_lock(_address(params[0])) if per_account and params else None
+            nonce_lock = self._nonce_lock(account_address(params[0])) if per_account and params else None
             if nonce_lock is not None:
                 async with nonce_lock, self._guard.step():
                     return await asyncio.to_thread(method, params)
@@ -601,51 +502,9 @@ class SignerService:
         signed, tx_hash = await self._sign_and_send(address, request)
         return {"tx_hash": tx_hash, "kind": signed.kind}
 
-    def _create_accounts(self, params: list[Any]) -> list[str]:
-        param_count(params, 1)
-        count = integer(params[0], "count", least=1, most=MAX_CREATE)
-        backend = self._backend()
-        keys = [Secp256k1PrivateKey.generate() for _ in range(count)]
-        try:
-            with backend.engine_lock:
-                created = [account_json(backend.engine, a)["address"] for a in backend.engine.create_accounts(keys)]
-        finally:
-            for key in keys:  # the store holds them now; wipe our copies
-                key.destroy()
-        self.audit.record("create", count=count, addresses=created)
-        return created
-
-    def _advance(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 1, 2)
-        target = params[1] if len(params) > 1 else None
-        if target is not None and (not isinstance(target, str) or target not in AccountState.__members__):
-            names = ", ".join(AccountState.__members__)
-            raise RpcError(INVALID_PARAMS, f"target state must be one of {names} (or null: the next one)")
-        address = _address(params[0])
-        backend = self._backend()
-        engine = backend.engine
-        with backend.engine_lock:
-            before = engine.account(address).state.name
-            engine.advance(address, AccountState[target] if target is not None else None)
-            if engine.account(address).state is AccountState.PQC_ONLY:
-                self._finish_on_chain(address)
-            after = account_json(engine, address)
-        self._steps.labels(to=after["state"]).inc()
-        self.audit.record("advance", account=after["address"], previous_state=before, new_state=after["state"],
-                          generation=after["generation"])  # fmt: skip
-        return after
-
     async def _advance_batch(self, params: list[Any]) -> dict[str, Any]:
         """The engine's batch migration of many accounts (params: addresses, target state name)."""
-        param_count(params, 2)
-        addresses, target = params
-        if not isinstance(addresses, list) or not 0 < len(addresses) <= MAX_BATCH:
-            raise RpcError(INVALID_PARAMS, f"addresses must be a list of 1..{MAX_BATCH} account addresses")
-        chosen = [_address(a, f"addresses[{i}]") for i, a in enumerate(addresses)]
-        if len(set(chosen)) != len(chosen):
-            raise RpcError(INVALID_PARAMS, "addresses lists an account twice")
-        if not isinstance(target, str) or target not in AccountState.__members__:
-            raise RpcError(INVALID_PARAMS, f"target state must be one of {', '.join(AccountState.__members__)}")
+        chosen, target = self._migration.batch_request(params)
         if not self.ready:
             raise RpcError(NOT_READY, "signer not ready: " + "; ".join(self.problems))
         assert self._guard is not None
@@ -655,62 +514,13 @@ class SignerService:
             for address in sorted(chosen):
                 await held.enter_async_context(self._nonce_lock(address))
             async with self._guard.step():
-                return await asyncio.to_thread(self.advance_batch, chosen, AccountState[target])
-
-    def advance_batch(self, addresses: Sequence[Address], target: AccountState) -> dict[str, Any]:
-        """The engine's batch migration (group commit, the fleet gate asked once, the on-chain steps of all
-        accounts sent before any is awaited) of ``addresses`` to ``target``; accounts already there stay."""
-        backend = self._backend()
-        engine = backend.engine
-        with backend.engine_lock:
-            for address in addresses:
-                engine.account(address)  # UnknownAccount before anything changes
-            report = engine.batch(target, addresses=addresses, batch_size=len(addresses))
-            finished = [a for a in addresses if engine.account(a).state is AccountState.PQC_ONLY]
-            if finished and target is AccountState.PQC_ONLY:
-                self._finish_on_chain_many(finished)
-            accounts = [account_json(engine, a) for a in addresses]
-        self._steps.labels(to=target.name).inc(report.reached_target)
-        summary = report.to_json()
-        self.audit.record("advance-batch", target=target.name, accounts=["0x" + a.hex() for a in addresses],
-                          reached_target=summary["reached_target"], failed=summary["failed"])  # fmt: skip
-        return {**summary, "accounts": accounts}
-
-    def _finish_on_chain_many(self, addresses: Sequence[Address]) -> None:
-        if self._complete_on_chain_many is None:
-            for address in addresses:
-                self._finish_on_chain(address)
-            return
-        sent = self._complete_on_chain_many(self._backend(), addresses)
-        if sent:
-            self.audit.record("complete-on-chain", accounts=len(addresses), tx_hashes=sent)
-
-    def _finish_on_chain(self, address: Address) -> None:
-        if self._complete_on_chain is None:
-            return
-        tx_hash = self._complete_on_chain(self._backend(), address)
-        if tx_hash is not None:
-            self.audit.record("complete-on-chain", account="0x" + address.hex(), tx_hash=tx_hash)
-
-    def _rollback(self, params: list[Any]) -> dict[str, Any]:
-        param_count(params, 1)
-        address = _address(params[0])
-        backend = self._backend()
-        with backend.engine_lock:
-            backend.engine.rollback(address)
-            after = account_json(backend.engine, address)
-        self.audit.record("rollback", account=after["address"], generation=after["generation"])
-        return after
+                return await asyncio.to_thread(self._migration.advance_batch, chosen, target)
 
     def _reload(self, params: list[Any]) -> dict[str, Any]:
         """Close and reopen the store (recovery runs), then re-check every key."""
         param_count(params, 0)
         self._load()
         return {"ready": self.ready, "problems": self.problems}
-
-
-def _address(value: Any, name: str = "address") -> Address:
-    return Address(hex_bytes(value, name, max_bytes=20, size=20))
 
 
 def _refusal(exc: Exception) -> RpcError | None:
@@ -721,15 +531,3 @@ def _refusal(exc: Exception) -> RpcError | None:
     if isinstance(exc, ChainplugError):
         return RpcError(TRANSACTION_REJECTED, str(exc), exc.to_json())
     return None
-
-
-def read_token(token_file: str | None, environ: dict[str, str]) -> str:
-    """The bearer token from a file or $CHAINPLUG_SIGNER_TOKEN — never from a command-line value."""
-    if token_file:
-        return Path(token_file).read_text().strip()
-    token = environ.get("CHAINPLUG_SIGNER_TOKEN", "").strip()
-    if not token:
-        raise ConfigError(
-            "give the bearer token with --token-file or $CHAINPLUG_SIGNER_TOKEN (or --no-auth: loopback only)"
-        )
-    return token

@@ -41,7 +41,7 @@ def skip_reason(name: str) -> str | None:
         get_backend(name)
     except BackendUnavailable as exc:
         if name == "liboqs":
-            from chainplug.crypto._liboqs import probe_liboqs
+            from chainplug.crypto._liboqs_probe import probe_liboqs
 
             problem = probe_liboqs().problem or str(exc)
             return f"liboqs shared library not loadable on this machine: {problem}"

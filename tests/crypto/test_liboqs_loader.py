@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import chainplug.crypto._liboqs as liboqs_mod
+import chainplug.crypto._liboqs_probe as liboqs_probe
 from chainplug.crypto.pqc import get_backend, liboqs_loadable
 from chainplug.errors import BackendUnavailable, InvalidKey, InvalidSignature
 
@@ -42,7 +43,7 @@ def isolated_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_probing_and_failing_to_load_never_imports_oqs(isolated_prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    probe = liboqs_mod.probe_liboqs()
+    probe = liboqs_probe.probe_liboqs()
     assert not probe.usable  # an empty prefix, even where a real liboqs is installed elsewhere
     monkeypatch.delitem(sys.modules, "oqs", raising=False)
 
@@ -51,7 +52,7 @@ def test_probing_and_failing_to_load_never_imports_oqs(isolated_prefix: Path, mo
 
     monkeypatch.setattr(subprocess, "call", no_subprocess)
     monkeypatch.setattr(os, "system", no_subprocess)
-    assert liboqs_mod.find_liboqs() is None
+    assert liboqs_probe.find_liboqs() is None
     assert not liboqs_loadable()
     with pytest.raises(BackendUnavailable) as excinfo:
         liboqs_mod.LiboqsBackend()
@@ -60,7 +61,7 @@ def test_probing_and_failing_to_load_never_imports_oqs(isolated_prefix: Path, mo
 
 
 def test_oqs_install_path_is_searched_like_liboqs_python(isolated_prefix: Path) -> None:
-    probe = liboqs_mod.probe_liboqs()
+    probe = liboqs_probe.probe_liboqs()
     assert probe.path is None and not probe.usable
     assert str(isolated_prefix / "lib" / "liboqs.so") in (probe.problem or "")
     assert str(isolated_prefix / "lib64" / "liboqs.so") in (probe.problem or "")
@@ -72,13 +73,13 @@ def test_default_prefix_is_home_oqs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         pytest.skip(f"a system liboqs ({SYSTEM_LIBOQS}) is found first")
     monkeypatch.delenv("OQS_INSTALL_PATH", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert str(tmp_path / "_oqs" / "lib" / "liboqs.so") in (liboqs_mod.probe_liboqs().problem or "")
+    assert str(tmp_path / "_oqs" / "lib" / "liboqs.so") in (liboqs_probe.probe_liboqs().problem or "")
 
 
 def test_an_unloadable_file_is_skipped(isolated_prefix: Path) -> None:
     (isolated_prefix / "lib").mkdir()
     (isolated_prefix / "lib" / "liboqs.so").write_bytes(b"not an ELF file")
-    probe = liboqs_mod.probe_liboqs()
+    probe = liboqs_probe.probe_liboqs()
     assert probe.path is None
     assert "no liboqs shared library found" in (probe.problem or "")
 
@@ -89,10 +90,10 @@ def test_a_loadable_library_that_is_not_liboqs_is_refused(isolated_prefix: Path)
     (isolated_prefix / "lib").mkdir()
     target = isolated_prefix / "lib" / "liboqs.so"
     shutil.copyfile(_json.__file__, target)
-    probe = liboqs_mod.probe_liboqs()
+    probe = liboqs_probe.probe_liboqs()
     assert probe.path == str(target)
     assert "is not liboqs" in (probe.problem or "")
-    assert liboqs_mod.find_liboqs() is None
+    assert liboqs_probe.find_liboqs() is None
     assert not liboqs_loadable()
     assert get_backend("auto").name == "cryptography"  # auto falls back instead of failing
 
@@ -155,17 +156,17 @@ def _build_fake_liboqs(prefix: Path, version: str, *, mldsa: bool = True, derand
 )
 def test_library_checks(isolated_prefix: Path, version: str, mldsa: bool, derand: bool, expected: str | None) -> None:
     target = _build_fake_liboqs(isolated_prefix, version, mldsa=mldsa, derand=derand)
-    probe = liboqs_mod.probe_liboqs()  # never imports oqs (the stand-in would crash it)
+    probe = liboqs_probe.probe_liboqs()  # never imports oqs (the stand-in would crash it)
     assert probe.path == str(target)
     assert probe.version == version
     if expected is not None:
         assert probe.problem is not None and expected in probe.problem
-        assert liboqs_mod.find_liboqs() is None
+        assert liboqs_probe.find_liboqs() is None
     elif importlib.util.find_spec("oqs") is None:  # the library passes; the binding check finds no oqs
         assert probe.problem is not None and "liboqs-python" in probe.problem
-        assert liboqs_mod.find_liboqs() is None
+        assert liboqs_probe.find_liboqs() is None
     else:  # liboqs-python 0.16 is installed: the probe accepts the library (LiboqsBackend's self-test would not)
-        assert probe.problem is None and liboqs_mod.find_liboqs() == str(target)
+        assert probe.problem is None and liboqs_probe.find_liboqs() == str(target)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_library_checks(isolated_prefix: Path, version: str, mldsa: bool, derand
     [("0.14.0", (0, 14, 0)), ("0.16.0.1", (0, 16, 0)), ("0.14.0-rc1", (0, 14, 0)), ("1.2", (1, 2)), ("x", ())],
 )
 def test_version_parsing(text: str, expected: tuple[int, ...]) -> None:
-    assert liboqs_mod._version_tuple(text) == expected
+    assert liboqs_probe._version_tuple(text) == expected
 
 
 # --- the seed injector --------------------------------------------------------------------------

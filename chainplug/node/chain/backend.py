@@ -25,8 +25,8 @@ How a transaction becomes part of a block (docs/design.md §chain):
   against the new parent, a base fee that rose above its fee cap) is dropped with a log line; it never
   stops the block or the chain.
 
-Reads of mined blocks and receipts go through a small cache of recent blocks (a mined block never
-changes), so a client polling receipts does not rebuild a block per poll.
+Reads of mined blocks and receipts go through a small cache of recent blocks (.mined); which keccak
+py-evm hashes with is chosen process-wide in .evm_keccak.
 
 Not thread-safe: the server calls it from its one event loop, so requests and mining are serialized.
 """
@@ -36,8 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +65,7 @@ from ...types import Address, Hash32
 from ..sidecars import SidecarStore
 from .accounts import DEV_BALANCE, DEV_MNEMONIC, dev_accounts
 from .fork import UpgradedPragueVM
+from .mined import MinedBlocks, ReceiptInfo
 from .rules import ChainRules
 from .trie import ordered_trie_root_and_nodes
 
@@ -75,8 +75,6 @@ GAS_LIMIT = 30_000_000
 """Block gas limit, constant (as eth-tester)."""
 REGISTRY_DEPLOY_GAS = 1_000_000
 """Gas limit of the --deploy-registry transaction (docs/registry.md measures 383,984)."""
-BLOCK_CACHE = 64
-"""Mined blocks (with their receipts) kept decoded for reads."""
 MAX_QUEUED = 50_000
 """Transactions waiting for room in a block before submissions are refused (a bound on memory)."""
 
@@ -93,18 +91,6 @@ class TxLocation:
     pending: bool
     base_fee: int
     """Base fee of the block it is in (mined) or of the block being built."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptInfo:
-    """A mined transaction's receipt with what the wire format derives from the whole block."""
-
-    transaction: SignedTransactionAPI
-    receipt: ReceiptAPI
-    index: int
-    gas_used: int
-    first_log_index: int
-    contract_address: bytes | None
 
 
 class _ConstantGasLimitChain(MiningChain):
@@ -228,8 +214,7 @@ class ChainBackend:
         self._queued_cost: dict[bytes, int] = {}
         """Per sender: the summed maximum cost of its queued transactions."""
         self._queued_count: dict[bytes, int] = {}
-        self._blocks: OrderedDict[bytes, tuple[BlockAPI, list[ReceiptInfo] | None]] = OrderedDict()
-        """Recently mined blocks by hash, with their receipts once computed."""
+        self._mined = MinedBlocks(chain)
         self.dropped = 0
         """Queued transactions found invalid when their block was built (each also logged)."""
 
@@ -459,7 +444,7 @@ class ChainBackend:
         self.chain.chaindb.persist_block(mined)
         self.chain.header = self.chain.create_header_from_parent(mined.header)
         self._building = None
-        self._remember(mined, _receipt_infos(mined, building.receipts))
+        self._mined.sealed(mined, building.receipts)
         self._drain_queue()
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -511,10 +496,8 @@ class ChainBackend:
             return self._pending_block(), True
         head = self.head
         if isinstance(ident, bytes):
-            cached = self._blocks.get(bytes(ident))
-            if cached is not None:
-                found = cached[0]
-            else:
+            found = self._mined.cached(bytes(ident))
+            if found is None:
                 try:
                     found = self.chain.get_block_by_hash(EvmHash32(ident))
                 except HeaderNotFound:
@@ -524,22 +507,7 @@ class ChainBackend:
         number = {"earliest": 0}.get(ident, head.block_number) if isinstance(ident, str) else ident
         if number > head.block_number:
             return None
-        return self._mined(bytes(self.chain.get_canonical_block_hash(BlockNumber(number)))), False
-
-    def _mined(self, block_hash: bytes) -> BlockAPI:
-        cached = self._blocks.get(block_hash)
-        if cached is not None:
-            self._blocks.move_to_end(block_hash)
-            return cached[0]
-        block = self.chain.get_block_by_hash(EvmHash32(block_hash))
-        self._remember(block, None)
-        return block
-
-    def _remember(self, block: BlockAPI, receipts: list[ReceiptInfo] | None) -> None:
-        self._blocks[bytes(block.hash)] = (block, receipts)
-        self._blocks.move_to_end(bytes(block.hash))
-        while len(self._blocks) > BLOCK_CACHE:
-            self._blocks.popitem(last=False)
+        return self._mined.get(bytes(self.chain.get_canonical_block_hash(BlockNumber(number)))), False
 
     def state_header(self, ident: str | int | bytes) -> BlockHeaderAPI | None:
         """The header whose post-state answers reads at ``ident`` (the pending header for "pending")."""
@@ -562,18 +530,12 @@ class ChainBackend:
             number, index = self.chain.chaindb.get_transaction_index(EvmHash32(tx_hash))
         except TransactionNotFound:
             return None
-        block = self._mined(bytes(self.chain.get_canonical_block_hash(number)))
+        block = self._mined.get(bytes(self.chain.get_canonical_block_hash(number)))
         return TxLocation(block.transactions[index], block, index, False, int(block.header.base_fee_per_gas or 0))
 
     def receipts(self, block: BlockAPI) -> list[ReceiptInfo]:
         """Every receipt of a mined block, with per-transaction gas and block-wide log indices."""
-        cached = self._blocks.get(bytes(block.hash))
-        if cached is not None and cached[1] is not None:
-            return cached[1]
-        infos = _receipt_infos(block, block.get_receipts(self.chain.chaindb))
-        if cached is not None:
-            self._blocks[bytes(block.hash)] = (cached[0], infos)
-        return infos
+        return self._mined.receipts(block)
 
     def dev_key(self, address: bytes) -> bytes | None:
         for account in self.accounts:
@@ -585,55 +547,6 @@ class ChainBackend:
     def queued(self) -> int:
         """Transactions waiting for room in a later block."""
         return len(self._queue)
-
-
-FAST_KECCAK = "pysha3"
-"""eth-hash's C backend (safe-pysha3, declared through eth-hash[pysha3])."""
-
-
-def use_fast_keccak() -> str | None:
-    """Make py-evm hash with safe-pysha3 in this whole process; the name of the backend, None if it is not
-    installed. eth-hash picks pycryptodome first when both are installed (chainplug installs pycryptodome
-    for scrypt): its per-call overhead makes hashing a third of py-evm's time for a block of transfers.
-    ``chainplug chain serve`` calls this at start."""
-    try:
-        _select_keccak(FAST_KECCAK)
-    except ImportError:
-        return None
-    return FAST_KECCAK
-
-
-@contextmanager
-def py_evm_keccak(name: str) -> Iterator[None]:
-    """py-evm hashes with eth-hash backend ``name`` for the duration (the benchmark compares them)."""
-    from eth_hash.auto import keccak
-
-    before = keccak.hasher, keccak.preimage
-    _select_keccak(name)
-    try:
-        yield
-    finally:
-        keccak.hasher, keccak.preimage = before
-
-
-def _select_keccak(name: str) -> None:
-    from eth_hash.auto import keccak
-    from eth_hash.utils import load_backend
-
-    backend = load_backend(name)
-    # Keccak256 calls self.hasher / self.preimage (replaced this way after its own first call too).
-    keccak.hasher, keccak.preimage = backend.keccak256, backend.preimage
-
-
-def _receipt_infos(block: BlockAPI, receipts: Any) -> list[ReceiptInfo]:
-    result = []
-    previous_cumulative = first_log = 0
-    for index, (transaction, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
-        created = generate_contract_address(transaction.sender, transaction.nonce) if not transaction.to else None
-        used = receipt.gas_used - previous_cumulative
-        result.append(ReceiptInfo(transaction, receipt, index, used, first_log, created))
-        previous_cumulative, first_log = receipt.gas_used, first_log + len(receipt.logs)
-    return result
 
 
 def _now() -> int:
