@@ -124,6 +124,20 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time of process ``pid`` and its children (a signer's front processes), or None without /proc."""
+    total = _cpu_seconds(pid)
+    if total is None:
+        return None
+    try:
+        children = [
+            int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return total
+    return total + sum(_cpu_seconds(child) or 0.0 for child in children)
+
+
 def releases_gil(op: Op, calls: int = 100) -> float:
     """The share of ``op``'s calls during which another Python thread ran: ~0 for code that holds the GIL
     throughout, high for a C call that releases it (then threads can sign in parallel). Independent of
@@ -176,62 +190,71 @@ def signer_throughput(h: Harness, prims: dict[str, Op], client_counts: tuple[int
     rounds = 3 if h.quick else 7
     env = {**os.environ, "CHAINPLUG_SIGNER_TOKEN": _TOKEN}
     load_before = os.getloadavg()
-    rates: dict[int, list[float]] = {n: [] for n in client_counts}
-    normalised: dict[int, list[float]] = {n: [] for n in client_counts}
-    latencies: dict[int, list[float]] = {n: [] for n in client_counts}
-    client_cpu: dict[int, list[float]] = {n: [] for n in client_counts}
-    signer_cpu: dict[int, list[float]] = {n: [] for n in client_counts}
-    cores_used: dict[int, list[float]] = {n: [] for n in client_counts}
-    """CPU seconds the signer and the clients used per wall second: what the machine gave this run."""
     floors: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="chainplug-bench-signer-") as tmp:
-        h.say("signer throughput: starting the chain and the signer")
-        with (
-            _service("chain", "serve", env=env) as (chain, _),
-            _service("signer", "serve", "--store", str(Path(tmp) / "store"), "--rpc", chain, env=env) as (
-                signer,
-                signer_pid,
-            ),
-        ):
-            _wait_ready(signer)
-            senders = [str(a) for a in _call(signer, "chainplug_createAccounts", max(client_counts))]
-            for sender in senders:
-                _call(signer, "chainplug_advance", sender, "HYBRID")
-            asyncio.run(_load(signer, senders, 0.3, 0))  # warm-up: keys loaded, connections, caches
-            nonce_base = 1_000
-            for round_index in range(rounds):
-                for n in client_counts:
-                    h.say(f"signer throughput, round {round_index + 1}/{rounds}, {n} client(s)")
-                    before = h.time(floor, floor_loops)
-                    cpu, server_cpu = time.process_time(), _cpu_seconds(signer_pid)
-                    count, elapsed, lat = asyncio.run(_load(signer, senders[:n], seconds, nonce_base))
-                    client_cpu[n].append((time.process_time() - cpu) / max(count, 1))
-                    server_after = _cpu_seconds(signer_pid)
-                    if server_cpu is not None and server_after is not None:
-                        signer_cpu[n].append((server_after - server_cpu) / max(count, 1))
-                        cores_used[n].append((server_after - server_cpu + time.process_time() - cpu) / elapsed)
-                    after = h.time(floor, floor_loops)
-                    nonce_base += 100_000
-                    bracket = (before + after) / 2
-                    floors.append(bracket)
-                    rates[n].append(count / elapsed)
-                    normalised[n].append(count / elapsed * bracket)
-                    latencies[n].extend(lat)
+
+    def measure(fronts: int) -> dict[str, Any]:
+        """Every client count against one signer (``--fronts``), run as an operator runs it."""
+        rates: dict[int, list[float]] = {n: [] for n in client_counts}
+        normalised: dict[int, list[float]] = {n: [] for n in client_counts}
+        latencies: dict[int, list[float]] = {n: [] for n in client_counts}
+        client_cpu: dict[int, list[float]] = {n: [] for n in client_counts}
+        signer_cpu: dict[int, list[float]] = {n: [] for n in client_counts}
+        cores_used: dict[int, list[float]] = {n: [] for n in client_counts}
+        """CPU seconds the signer (its fronts included) and the clients used per wall second."""
+        mode = f"{fronts} front(s)" if fronts else "one process"
+        with tempfile.TemporaryDirectory(prefix="chainplug-bench-signer-") as tmp:
+            h.say(f"signer throughput ({mode}): starting the chain and the signer")
+            store = str(Path(tmp) / "store")
+            with (
+                _service("chain", "serve", env=env) as (chain, _),
+                _service("signer", "serve", "--store", store, "--rpc", chain, "--fronts", str(fronts), env=env) as (
+                    signer,
+                    signer_pid,
+                ),
+            ):
+                _wait_ready(signer)
+                senders = [str(a) for a in _call(signer, "chainplug_createAccounts", max(client_counts))]
+                for sender in senders:
+                    _call(signer, "chainplug_advance", sender, "HYBRID")
+                asyncio.run(_load(signer, senders, 0.3, 0))  # warm-up: keys loaded, connections, caches
+                nonce_base = 1_000
+                for round_index in range(rounds):
+                    for n in client_counts:
+                        h.say(f"signer throughput ({mode}), round {round_index + 1}/{rounds}, {n} client(s)")
+                        before = h.time(floor, floor_loops)
+                        cpu, server_cpu = time.process_time(), _tree_cpu_seconds(signer_pid)
+                        count, elapsed, lat = asyncio.run(_load(signer, senders[:n], seconds, nonce_base))
+                        client_cpu[n].append((time.process_time() - cpu) / max(count, 1))
+                        server_after = _tree_cpu_seconds(signer_pid)
+                        if server_cpu is not None and server_after is not None:
+                            signer_cpu[n].append((server_after - server_cpu) / max(count, 1))
+                            cores_used[n].append((server_after - server_cpu + time.process_time() - cpu) / elapsed)
+                        after = h.time(floor, floor_loops)
+                        nonce_base += 100_000
+                        bracket = (before + after) / 2
+                        floors.append(bracket)
+                        rates[n].append(count / elapsed)
+                        normalised[n].append(count / elapsed * bracket)
+                        latencies[n].extend(lat)
+        one = statistics.median(normalised[client_counts[0]])
+        per_clients: dict[str, Any] = {}
+        for n in client_counts:
+            per_clients[str(n)] = {
+                "requests_per_s": statistics.median(rates[n]),
+                "normalised": statistics.median(normalised[n]),
+                "ideal": min(n, os.cpu_count() or 1),
+                "speedup_vs_1": statistics.median(normalised[n]) / one,
+                "p50_ms": _percentile(latencies[n], 0.50) * 1e3,
+                "p99_ms": _percentile(latencies[n], 0.99) * 1e3,
+                "client_cpu_us_per_request": statistics.median(client_cpu[n]) * 1e6,
+                "signer_cpu_us_per_request": statistics.median(signer_cpu[n]) * 1e6 if signer_cpu[n] else None,
+                "cores_used": statistics.median(cores_used[n]) if cores_used[n] else None,
+            }
+        return per_clients
+
+    per_clients = measure(0)
+    with_front = measure(1)
     load_after = os.getloadavg()
-    one = statistics.median(normalised[client_counts[0]])
-    per_clients: dict[str, Any] = {}
-    for n in client_counts:
-        per_clients[str(n)] = {
-            "requests_per_s": statistics.median(rates[n]),
-            "normalised": statistics.median(normalised[n]),
-            "ideal": min(n, os.cpu_count() or 1),
-            "speedup_vs_1": statistics.median(normalised[n]) / one,
-            "p50_ms": _percentile(latencies[n], 0.50) * 1e3,
-            "p99_ms": _percentile(latencies[n], 0.99) * 1e3,
-            "client_cpu_us_per_request": statistics.median(client_cpu[n]) * 1e6,
-            "signer_cpu_us_per_request": statistics.median(signer_cpu[n]) * 1e6 if signer_cpu[n] else None,
-            "cores_used": statistics.median(cores_used[n]) if cores_used[n] else None,
-        }
     result: dict[str, Any] = {
         "backend": h.backend,
         "gil_released": {name: releases_gil(prims[name]) for name in (MLDSA_SIGN, SECP_SIGN)},
@@ -248,4 +271,6 @@ def signer_throughput(h: Harness, prims: dict[str, Op], client_counts: tuple[int
     }
     if "2" in per_clients:
         result["speedup_2_vs_1"] = per_clients["2"]["speedup_vs_1"]
+        result["with_front"] = {"fronts": 1, "clients": with_front,
+                                "speedup_2_vs_1": with_front["2"]["speedup_vs_1"]}  # fmt: skip
     return result

@@ -135,14 +135,21 @@ def _figures(r: Any) -> list[str]:
         gil = ", ".join(f"{name} {share:.0%}" for name, share in sg["gil_released"].items())
         lines.append(f"[{r.backend}] signer, {sg['method']}, floor {sg['floor_us']:.0f} us (load average {load}); "
                      f"another thread ran during: {gil} of calls:")  # fmt: skip
-        for n, c in sg["clients"].items():
-            lines.append(f"    {n} client(s): {c['requests_per_s']:,.0f} req/s = {c['normalised']:.2f} x the floor "
-                         f"rate (ideal {c['ideal']}), {c['speedup_vs_1']:.2f} x one client; p50 {c['p50_ms']:.1f} ms, "
-                         f"p99 {c['p99_ms']:.1f} ms; CPU per request: signer {c['signer_cpu_us_per_request'] or 0:.0f} "
-                         f"us, clients {c['client_cpu_us_per_request']:.0f} us; cores used "
-                         f"{c['cores_used'] or 0:.2f}")  # fmt: skip
-        if "speedup_2_vs_1" in sg:
-            lines.append(f"    2 vs 1 client = {sg['speedup_2_vs_1']:.2f} x (target >= {sg['target_speedup_2_vs_1']})")
+        modes = [("one process", sg["clients"], sg.get("speedup_2_vs_1"))]
+        if "with_front" in sg:
+            front = sg["with_front"]
+            modes.append((f"--fronts {front['fronts']}", front["clients"], front["speedup_2_vs_1"]))
+        for mode, clients, speedup in modes:
+            lines.append(f"  {mode}:")
+            for n, c in clients.items():
+                lines.append(f"    {n} client(s): {c['requests_per_s']:,.0f} req/s = {c['normalised']:.2f} x the floor "
+                             f"rate (ideal {c['ideal']}), {c['speedup_vs_1']:.2f} x one client; p50 {c['p50_ms']:.1f} "
+                             f"ms, p99 {c['p99_ms']:.1f} ms; CPU per request: signer "
+                             f"{c['signer_cpu_us_per_request'] or 0:.0f} us, clients "
+                             f"{c['client_cpu_us_per_request']:.0f} us; cores used "
+                             f"{c['cores_used'] or 0:.2f}")  # fmt: skip
+            if speedup is not None:
+                lines.append(f"    2 vs 1 client = {speedup:.2f} x (target >= {sg['target_speedup_2_vs_1']})")
     return lines
 
 

@@ -23,10 +23,24 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def serve(app: web.Application, listen: str, info: dict[str, Any], *, as_json: bool, banner: str = "") -> int:
+def serve(
+    app: web.Application,
+    listen: str,
+    info: dict[str, Any],
+    *,
+    as_json: bool,
+    banner: str = "",
+    reuse_port: bool = False,
+    on_bound: Callable[[str, int], Coroutine[Any, Any, Callable[[], Coroutine[Any, Any, None]]]] | None = None,
+    hand_over_port: bool = False,
+) -> int:
     """Serve ``app`` on ``listen``; once bound (and only then), print ``banner`` and one line (JSON with
-    ``url`` when ``as_json``, the banner left out)."""
-    return serve_many([("", app, listen)], info, as_json=as_json, banner=banner)
+    ``url`` when ``as_json``, the banner left out). ``reuse_port``: bind with SO_REUSEPORT, so that other
+    processes can serve the same port. ``on_bound(host, port)`` runs once bound, before the line is
+    printed, and returns what to run when the service stops; with ``hand_over_port`` this process then
+    stops listening, leaving the port to the processes ``on_bound`` started."""
+    return serve_many([("", app, listen)], info, as_json=as_json, banner=banner, reuse_port=reuse_port,
+                      on_bound=on_bound, hand_over_port=hand_over_port)  # fmt: skip
 
 
 def serve_many(
@@ -36,6 +50,9 @@ def serve_many(
     as_json: bool,
     banner: str = "",
     background: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    reuse_port: bool = False,
+    on_bound: Callable[[str, int], Coroutine[Any, Any, Callable[[], Coroutine[Any, Any, None]]]] | None = None,
+    hand_over_port: bool = False,
 ) -> int:
     """Serve several (name, app, listen) in one process; once all are bound, announce one line (``url``:
     the first; ``urls``: by name, when there are several) and run ``background`` until SIGINT/SIGTERM."""
@@ -48,6 +65,7 @@ def serve_many(
     async def main() -> None:
         runners: list[web.AppRunner] = []
         urls: dict[str, str] = {}
+        on_stop: Callable[[], Coroutine[Any, Any, None]] | None = None
         try:
             for name, app, listen in apps:
                 host, port = parse_listen(listen)
@@ -55,12 +73,17 @@ def serve_many(
                 await runner.setup()
                 runners.append(runner)
                 try:
-                    await web.TCPSite(runner, host, port).start()
+                    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
                 except OSError as exc:
                     why = str(exc).rsplit(": ", 1)[-1]  # asyncio prefixes "error while attempting to bind on ..."
                     raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
                 bound_host, bound_port = runner.addresses[0][:2]
                 urls[name] = f"http://{bound_host}:{bound_port}"
+            if on_bound is not None:
+                on_stop = await on_bound(*runners[0].addresses[0][:2])
+                if hand_over_port:  # the processes on_bound started serve it now (SO_REUSEPORT)
+                    for site in list(runners[0].sites):
+                        await site.stop()
             announcement = {**info, "url": next(iter(urls.values()))}
             if len(apps) > 1:
                 announcement["urls"] = urls
@@ -84,6 +107,8 @@ def serve_many(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
+            if on_stop is not None:
+                await on_stop()
             for runner in runners:
                 await runner.cleanup()
 

@@ -55,11 +55,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     threads_help = ("sign (and fsync the audit log) in a pool of N threads instead of on the event loop: for a "
                     "disk whose fsync is slow, or many cores (default 0: on the loop; see docs/signer.md)")  # fmt: skip
     run.add_argument("--signing-threads", type=int, default=0, metavar="N", help=threads_help)
+    fronts_help = ("also serve the port from N front processes (HTTP, JSON, token and proxying there; keys, nonces "
+                   "and the audit log stay in this process): throughput on several cores (default 0)")  # fmt: skip
+    run.add_argument("--fronts", type=int, default=0, metavar="N", help=fronts_help)
     readiness_help = "validator URL whose /health reports its version, for the fleet gate (repeatable)"
     run.add_argument("--readiness-url", action="append", default=[], help=readiness_help)
     run.add_argument("--threshold", default="all", help="fleet gate: upgraded fraction needed (all, 2/3, 0.9 ...)")
     run.add_argument("--force-gate", action="store_true", help="finalize even if the fleet gate refuses (logged)")
     run.set_defaults(handler=_serve)
+    front = actions.add_parser(
+        "front",
+        parents=[common],
+        help="one front process of 'signer serve --fronts N' (started by it; not run by hand)",
+        description=(
+            "Serve the signer's port beside its key process (SO_REUSEPORT): the signer's own methods go to the key "
+            "process over --keyport, every other method to --rpc. 'signer serve --fronts N' starts these with the "
+            "same listen address and auth (the token in $CHAINPLUG_SIGNER_TOKEN)."
+        ),
+    )
+    front.add_argument("--keyport", type=Path, required=True, help="the key process's Unix socket")
+    front.add_argument("--rpc", required=True, help="the node's JSON-RPC URL (methods the signer does not answer)")
+    front.add_argument("--listen", required=True, help="HOST:PORT: the signer's own")
+    front.add_argument("--no-auth", action="store_true", help="as the signer runs: loopback-only, no token")
+    front.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="as the signer runs")
+    front.set_defaults(handler=_front)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -147,7 +166,97 @@ def _serve(args: argparse.Namespace) -> int:
                             allowed_origins=args.allow_origin, signing_threads=args.signing_threads)  # fmt: skip
     info = {"service": "signer", "store": str(store), "rpc": args.rpc, "gateway": args.gateway,
             "registry": args.registry, "auth": "bearer" if token is not None else "none (loopback only)"}  # fmt: skip
-    return serve(service.app(), args.listen, info, as_json=args.json)
+    if args.fronts < 0:
+        raise ConfigError("--fronts must be 0 or more")
+    app = service.app()
+    if not args.fronts:
+        return serve(app, args.listen, info, as_json=args.json)
+    return serve(app, args.listen, {**info, "fronts": args.fronts}, as_json=args.json, reuse_port=True,
+                 on_bound=_start_fronts(service, args, token), hand_over_port=True)  # fmt: skip
+
+
+def _start_fronts(service: Any, args: argparse.Namespace, token: str | None) -> Any:
+    """What ``serve`` runs once the port is bound: the key port on a Unix socket in a fresh directory only
+    this user can enter, then ``args.fronts`` front processes on the same port, each announced before
+    the signer is (the signer then leaves the port to them). A front that exits is started again. It
+    returns what stops them (SIGTERM, then the socket and its directory go)."""
+    import asyncio
+    import contextlib
+    import logging
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    LOG = logging.getLogger("chainplug.signer")
+
+    async def start(host: str, port: int) -> Any:
+        run_dir = Path(tempfile.mkdtemp(prefix="chainplug-signer-"))  # mode 0700
+        keyport = run_dir / "keyport.sock"
+        server = await service.serve_keyport(keyport)
+        env = {key: value for key, value in os.environ.items() if key != "CHAINPLUG_SIGNER_TOKEN"}
+        if token is not None:
+            env["CHAINPLUG_SIGNER_TOKEN"] = token  # the environment, never the command line
+        command = [sys.executable, "-m", "chainplug.cli.main", "signer", "front", "--json", "--keyport", str(keyport),
+                   "--rpc", args.rpc, "--listen", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]  # fmt: skip
+        if token is None:
+            command += ["--no-auth", *(item for origin in args.allow_origin for item in ("--allow-origin", origin))]
+
+        def launch() -> subprocess.Popen[str]:
+            return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+        async def announced(process: subprocess.Popen[str]) -> bool:
+            assert process.stdout is not None
+            return bool(await asyncio.to_thread(process.stdout.readline))
+
+        fronts = [launch() for _ in range(args.fronts)]
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                for index, process in enumerate(fronts):
+                    if process.poll() is not None:
+                        LOG.warning("signer front process %d exited (%s): starting it again", process.pid,
+                                    process.returncode)  # fmt: skip
+                        fronts[index] = launch()
+                        await announced(fronts[index])
+
+        async def stop() -> None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            for process in fronts:
+                if process.poll() is None:
+                    process.terminate()
+            for process in fronts:
+                try:
+                    await asyncio.to_thread(process.wait, 20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    await asyncio.to_thread(process.wait)
+            server.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+        watcher = asyncio.create_task(asyncio.sleep(0))
+        for process in fronts:
+            if not await announced(process):
+                await stop()
+                raise ConfigError("a signer front process did not start (run 'chainplug signer front' to see why)")
+        watcher = asyncio.create_task(watch())
+        return stop
+
+    return start
+
+
+def _front(args: argparse.Namespace) -> int:
+    from ..signer.access import read_token
+    from ..signer.front import FrontService
+    from ._serve import serve
+
+    token = None if args.no_auth else read_token(None, dict(os.environ))
+    service = FrontService(args.keyport, token=token, rpc_url=args.rpc, allowed_origins=args.allow_origin)
+    info = {"service": "signer-front", "keyport": str(args.keyport)}
+    return serve(service.app(), args.listen, info, as_json=args.json, reuse_port=True)
 
 
 NO_AUTH_WARNING = """\

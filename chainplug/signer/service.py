@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -61,6 +62,7 @@ from .access import bearer_authorized, loopback_only
 from .audit import AuditLog
 from .backend import CLASSICAL, HYBRID, Signed, SigningBackend, account_json
 from .guard import KeyGuard
+from .keyport import HEALTH, METRICS, serve_keyport
 from .messages import MalformedMessage, personal_message_digest, typed_data_digest, wallet_signature
 from .steps import MigrationSteps, account_address
 
@@ -79,6 +81,10 @@ SIGNING_METHODS = frozenset({"eth_accounts", "eth_requestAccounts", "eth_sendTra
                              "eth_sign", "personal_sign", "eth_signTypedData", "eth_signTypedData_v4",
                              "eth_sendRawTransaction"})  # fmt: skip
 """The Ethereum methods the signer answers itself; every other one goes to the node."""
+LOCAL_METHODS = SIGNING_METHODS | {"chainplug_accounts", "chainplug_createAccounts", "chainplug_signTransaction",
+                                   "chainplug_sendTransaction", "chainplug_advance", "chainplug_advanceBatch",
+                                   "chainplug_rollback", "chainplug_reload"}  # fmt: skip
+"""Every method the signer answers itself (the rest go to the node): what a front hands to the key process."""
 
 
 class SignerService:
@@ -124,6 +130,7 @@ class SignerService:
         self._latency = Histogram("chainplug_signer_sign_seconds", "time to sign one transaction",
                                   registry=self.metrics)  # fmt: skip
         self._guard: KeyGuard | None = None
+        self._endpoint: JsonRpcEndpoint | None = None
         self._nonce_locks: dict[Address, asyncio.Lock] = {}
         self._remembered: OrderedDict[bytes, bytes] = OrderedDict()
         self._takes_envelopes: bool | None = None
@@ -182,7 +189,7 @@ class SignerService:
         return self.backend is not None and not self.problems
 
     def app(self) -> web.Application:
-        endpoint = JsonRpcEndpoint(
+        endpoint = self._endpoint = JsonRpcEndpoint(
             self._methods(),
             limits=LIMITS,
             fallback=self._proxy,
@@ -202,15 +209,25 @@ class SignerService:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    async def _health(self, _: web.Request) -> web.Response:
+    def health(self) -> dict[str, Any]:
+        """What /health says (from this process or a front's)."""
         accounts = len(self.backend.engine.accounts) if self.backend is not None else 0
-        body = {"ready": self.ready, "accounts": accounts, "problems": self.problems,
+        return {"ready": self.ready, "accounts": accounts, "problems": self.problems,
                 "pqc_backend": self._pqc_backend,
                 "auth": "bearer" if self.authenticated else "none (loopback only)"}  # fmt: skip
-        return web.json_response(body, status=200 if self.ready else 503)
+
+    async def _health(self, _: web.Request) -> web.Response:
+        return web.json_response(self.health(), status=200 if self.ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
+
+    async def serve_keyport(self, path: Path) -> asyncio.AbstractServer:
+        """Answer front processes on the Unix socket ``path`` (:mod:`.keyport`), with the dispatch of
+        this process's own endpoint (``app()`` first)."""
+        assert self._endpoint is not None
+        internal = {HEALTH: self.health, METRICS: lambda: generate_latest(self.metrics).decode()}
+        return await serve_keyport(path, self._endpoint.dispatch, internal)
 
     def _authorized(self, request: web.Request) -> bool:
         assert self._token is not None

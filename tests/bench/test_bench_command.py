@@ -75,6 +75,9 @@ def test_bench_quick_json_reports_every_figure_on_the_backend_in_use() -> None:
             clients["requests_per_s"] > 0 and clients["p99_ms"] >= clients["p50_ms"] > 0 and clients["normalised"] > 0
         )
     assert signer["clients"]["1"]["speedup_vs_1"] == 1.0 and len(signer["load_average_before"]) == 3
+    front = signer["with_front"]  # the same clients against `signer serve --fronts 1`
+    assert front["fronts"] == 1 and set(front["clients"]) == {"1", "2", "4"} and front["speedup_2_vs_1"] > 0
+    assert all(c["requests_per_s"] > 0 and c["signer_cpu_us_per_request"] > 0 for c in front["clients"].values())
     assert set(signer["gil_released"]) == {"ML-DSA-87 sign", "secp256k1 sign"}
     primitives = {t["name"] for t in run["primitives"]}
     assert any(name.startswith("PBKDF2") for name in primitives) and "fsync (128 B append)" in primitives
