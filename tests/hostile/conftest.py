@@ -1,5 +1,6 @@
 """The four services as a user starts them (``chainplug chain serve``, ``gateway``, ``validator run``,
-``signer serve``: real subprocesses on loopback ports), shared by the hostile-input tests."""
+``signer serve``, and the signer once more with ``--fronts 1``: real subprocesses on loopback ports),
+shared by the hostile-input tests."""
 
 from __future__ import annotations
 
@@ -86,6 +87,20 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
                 str(root / "token"),
             )
         )
+        fronted = stack.enter_context(
+            chainplug_service(
+                "signer",
+                "serve",
+                "--store",
+                str(root / "store-fronted"),
+                "--rpc",
+                chain["url"],
+                "--token-file",
+                str(root / "token"),
+                "--fronts",
+                "1",
+            )
+        )
         running = {
             "chain": Service("chain", chain["url"], chain["process"]),
             "gateway": Service("gateway", gateway["url"], gateway["process"]),
@@ -99,18 +114,30 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
                 headers={"Authorization": f"Bearer {TOKEN}"},
                 probe="chainplug_accounts",
             ),
+            # the same signer behind a front process (signer serve --fronts 1): the front takes the input
+            "signer-fronts": Service(
+                "signer-fronts",
+                fronted["url"],
+                fronted["process"],
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                probe="chainplug_accounts",
+            ),
         }
         wait_ready(signer["url"])
+        wait_ready(fronted["url"])
         yield running
 
 
 @pytest.fixture(scope="session")
-def signer_account(services: dict[str, Service]) -> str:
-    """One account of the signer (valid parameters need one)."""
-    answer = services["signer"].call("chainplug_createAccounts", [1])
-    assert "result" in answer, answer
-    address: str = answer["result"][0]
-    return address
+def signer_accounts(services: dict[str, Service]) -> dict[str, str]:
+    """One account of each signer (valid parameters need one), by service name."""
+    accounts = {}
+    for name in ("signer", "signer-fronts"):
+        answer = services[name].call("chainplug_createAccounts", [1])
+        assert "result" in answer, answer
+        accounts[name] = str(answer["result"][0])
+    return accounts
+
 
 
 def dev_account(services: dict[str, Service]) -> str:

@@ -76,15 +76,15 @@ def fuzz_method(service: Service, method: Method, examples: int) -> None:
     one()
 
 
-SERVERS = ["chain", "gateway", "validator", "signer"]
+SERVERS = ["chain", "gateway", "validator", "signer", "signer-fronts"]
 
 
 @pytest.mark.parametrize("name", SERVERS)
-def test_fuzz_every_method(name: str, services: dict[str, Service], signer_account: str) -> None:
-    fuzz(services[name], methods_of(name, services, signer_account), examples=12)
+def test_fuzz_every_method(name: str, services: dict[str, Service], signer_accounts: dict[str, str]) -> None:
+    fuzz(services[name], methods_of(name, services, signer_accounts.get(name, "")), examples=12)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SERVERS)
-def test_fuzz_every_method_long(name: str, services: dict[str, Service], signer_account: str) -> None:
-    fuzz(services[name], methods_of(name, services, signer_account), examples=400)
+def test_fuzz_every_method_long(name: str, services: dict[str, Service], signer_accounts: dict[str, str]) -> None:
+    fuzz(services[name], methods_of(name, services, signer_accounts.get(name, "")), examples=400)

@@ -26,7 +26,7 @@ from tests.hostile.catalog import (
 )
 from tests.hostile.conftest import Service, dev_account
 
-SERVERS = ["chain", "gateway", "validator", "signer"]
+SERVERS = ["chain", "gateway", "validator", "signer", "signer-fronts"]
 
 
 def catalog(name: str, services: dict[str, Service], signer_account: str) -> list[Case]:
@@ -59,11 +59,11 @@ def check_answer(answer: Any, *, refused: bool, what: str) -> str | None:
 
 @pytest.mark.parametrize("name", SERVERS)
 def test_wrong_values_for_every_parameter_of_every_method(
-    name: str, services: dict[str, Service], signer_account: str
+    name: str, services: dict[str, Service], signer_accounts: dict[str, str]
 ) -> None:
     service = services[name]
     problems: list[str] = []
-    cases = catalog(name, services, signer_account)
+    cases = catalog(name, services, signer_accounts.get(name, ""))
     assert len(cases) > 50
     for case in cases:
         what = f"{case.method} {case.where} = {short(case.params)}"
