@@ -139,7 +139,6 @@ def signer_accounts(services: dict[str, Service]) -> dict[str, str]:
     return accounts
 
 
-
 def dev_account(services: dict[str, Service]) -> str:
     accounts: list[str] = services["chain"].call("eth_accounts", [])["result"]
     return accounts[0]
