@@ -188,7 +188,7 @@ def _start_fronts(service: Any, args: argparse.Namespace, token: str | None) -> 
     import sys
     import tempfile
 
-    LOG = logging.getLogger("chainplug.signer")
+    log = logging.getLogger("chainplug.signer")
 
     async def start(host: str, port: int) -> Any:
         run_dir = Path(tempfile.mkdtemp(prefix="chainplug-signer-"))  # mode 0700
@@ -216,15 +216,18 @@ def _start_fronts(service: Any, args: argparse.Namespace, token: str | None) -> 
                 await asyncio.sleep(1.0)
                 for index, process in enumerate(fronts):
                     if process.poll() is not None:
-                        LOG.warning("signer front process %d exited (%s): starting it again", process.pid,
+                        log.warning("signer front process %d exited (%s): starting it again", process.pid,
                                     process.returncode)  # fmt: skip
                         fronts[index] = launch()
                         await announced(fronts[index])
 
+        watcher: asyncio.Task[None] | None = None
+
         async def stop() -> None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             for process in fronts:
                 if process.poll() is None:
                     process.terminate()
@@ -237,7 +240,6 @@ def _start_fronts(service: Any, args: argparse.Namespace, token: str | None) -> 
             server.close()
             shutil.rmtree(run_dir, ignore_errors=True)
 
-        watcher = asyncio.create_task(asyncio.sleep(0))
         for process in fronts:
             if not await announced(process):
                 await stop()

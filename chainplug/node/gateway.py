@@ -194,10 +194,7 @@ class Gateway:
 
     async def _upstream(self, payload: dict[str, Any]) -> Any:
         """The upstream's whole answer to one request object."""
-        try:
-            return await self._upstream_client.post(payload, method=str(payload.get("method")))
-        except RpcCallError as exc:
-            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
+        return await self._upstream_client.relay(payload)
 
     async def _submit(self, method: str, param: str) -> Any:
         """Forward one submission (coalesced with others under load); the upstream's whole answer."""

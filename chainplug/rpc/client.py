@@ -19,7 +19,7 @@ import requests
 
 from ..errors import ChainplugError, Reason
 from .limits import RESPONSE_LIMITS, Limits, loads_limited
-from .protocol import METHOD_NOT_FOUND, RpcError
+from .protocol import METHOD_NOT_FOUND, UPSTREAM_UNAVAILABLE, RpcError
 
 Call = tuple[str, Sequence[Any]]
 """(method, params) of one call in a batch."""
@@ -186,6 +186,15 @@ class AsyncRpcClient(_Base):
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._fail(method, None, f"unreachable ({type(exc).__name__})") from exc
         return self._parse(bytes(body), method)
+
+    async def relay(self, document: Any) -> Any:
+        """The node's whole answer to a request object a service passes on unchanged (a proxy); when the
+        node cannot be reached, an UPSTREAM_UNAVAILABLE error for the service's own client."""
+        method = str(document.get("method")) if isinstance(document, dict) else "batch"
+        try:
+            return await self.post(document, method=method)
+        except RpcCallError as exc:
+            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
 
     async def call(self, method: str, *params: Any) -> Any:
         answer = await self.post(_document(method, params, next(self._ids)), method=method)

@@ -17,11 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from ..rpc import (
-    UPSTREAM_UNAVAILABLE,
     AsyncRpcClient,
     Forwarded,
     JsonRpcEndpoint,
-    RpcCallError,
     RpcError,
     json_application,
 )
@@ -45,7 +43,7 @@ class FrontService:
         endpoint = JsonRpcEndpoint(
             {name: self._forwarder(name) for name in LOCAL_METHODS},
             limits=LIMITS,
-            fallback=self._proxy,
+            fallback=self._upstream.relay,
             authorize=self._authorized if self._token is not None else None,
         )
         application = json_application(LIMITS)
@@ -66,12 +64,6 @@ class FrontService:
             return Forwarded(await self._keys.call({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
 
         return forward
-
-    async def _proxy(self, call: dict[str, Any]) -> Any:
-        try:
-            return await self._upstream.post(call, method=str(call.get("method")))
-        except RpcCallError as exc:
-            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
 
     async def _internal(self, name: str) -> Any:
         answer = await self._keys.call({"jsonrpc": "2.0", "id": 1, "method": name, "params": []})

@@ -1,7 +1,7 @@
 """The key port: how a signer's front processes reach the one process that holds the keys.
 
 ``chainplug signer serve --fronts N`` starts N front processes on the signer's own port (SO_REUSEPORT:
-the kernel spreads connections over them and the key process). A front does the per-request work
+the kernel spreads connections over them; the key process leaves the port to them). A front does the per-request work
 that needs no key — HTTP, the body and JSON limits, the bearer token, batches, the requests it
 proxies to the node — and hands every method the signer answers itself to the key process over this
 port, unchanged: one JSON-RPC request object per line, one answer per line, on a Unix socket in a
@@ -15,14 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ..rpc import INTERNAL_ERROR, RpcError, error_response
-
-LOG = logging.getLogger(__name__)
 
 MAX_LINE = 16 * 1024 * 1024
 """Longest line either side reads: above any request a front lets through and any answer (a batch of

@@ -45,7 +45,6 @@ from ..rpc import (
     NOT_READY,
     SERVER_ERROR,
     TRANSACTION_REJECTED,
-    UPSTREAM_UNAVAILABLE,
     AsyncRpcClient,
     Forwarded,
     JsonRpcEndpoint,
@@ -239,10 +238,7 @@ class SignerService:
     async def _proxy(self, call: dict[str, Any]) -> Any:
         """Every method the signer does not answer goes to the node unchanged (its answer too)."""
         self._proxied.inc()
-        try:
-            return await self._upstream.post(call, method=str(call.get("method")))
-        except RpcCallError as exc:
-            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
+        return await self._upstream.relay(call)
 
     # --- the method table --------------------------------------------------------------------
 
@@ -439,10 +435,7 @@ class SignerService:
                                   because="raw transaction it signed: sent as its envelope")  # fmt: skip
                 return answer
         call = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [params[0]]}
-        try:
-            return Forwarded(await self._submitter.post(call, method="eth_sendRawTransaction"))
-        except RpcCallError as exc:
-            raise RpcError(UPSTREAM_UNAVAILABLE, f"upstream node unavailable: {exc.message}") from exc
+        return Forwarded(await self._submitter.relay(call))
 
     async def _sign_digest(self, address: Address, digest: Hash32, kind: str) -> str:
         backend = self._backend()
