@@ -75,56 +75,26 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
                 "1",
             )
         )
-        signer = stack.enter_context(
-            chainplug_service(
-                "signer",
-                "serve",
-                "--store",
-                str(root / "store"),
-                "--rpc",
-                chain["url"],
-                "--token-file",
-                str(root / "token"),
-            )
-        )
-        fronted = stack.enter_context(
-            chainplug_service(
-                "signer",
-                "serve",
-                "--store",
-                str(root / "store-fronted"),
-                "--rpc",
-                chain["url"],
-                "--token-file",
-                str(root / "token"),
-                "--fronts",
-                "1",
-            )
-        )
+
+        def signer(name: str, *extra: str) -> Service:
+            """``signer serve`` with its own store and the suite's token; ready before the tests start."""
+            args = ["signer", "serve", "--store", str(root / f"store-{name}"), "--rpc", chain["url"],
+                    "--token-file", str(root / "token"), *extra]  # fmt: skip
+            started = stack.enter_context(chainplug_service(*args))
+            wait_ready(started["url"])
+            return Service(name, started["url"], started["process"], headers={"Authorization": f"Bearer {TOKEN}"},
+                           probe="chainplug_accounts")  # fmt: skip
+
         running = {
             "chain": Service("chain", chain["url"], chain["process"]),
             "gateway": Service("gateway", gateway["url"], gateway["process"]),
             "validator": Service(
                 "validator", validator["url"], validator["process"], probe="chainplug_validatorHealth"
             ),
-            "signer": Service(
-                "signer",
-                signer["url"],
-                signer["process"],
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                probe="chainplug_accounts",
-            ),
+            "signer": signer("signer"),
             # the same signer behind a front process (signer serve --fronts 1): the front takes the input
-            "signer-fronts": Service(
-                "signer-fronts",
-                fronted["url"],
-                fronted["process"],
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                probe="chainplug_accounts",
-            ),
+            "signer-fronts": signer("signer-fronts", "--fronts", "1"),
         }
-        wait_ready(signer["url"])
-        wait_ready(fronted["url"])
         yield running
 
 

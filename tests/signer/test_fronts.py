@@ -134,3 +134,17 @@ def test_a_dead_front_is_replaced_and_nothing_outlives_the_signer(net: Network, 
         signer["process"].wait(timeout=60)
     assert not Path(f"/proc/{replaced[0]}").exists() or b"Z" in Path(f"/proc/{replaced[0]}/stat").read_bytes()
     assert not keyport.parent.exists()
+
+
+def test_the_fronts_hand_over_exactly_the_methods_the_signer_answers(tmp_path: Path) -> None:
+    """LOCAL_METHODS (what a front sends to the key process) is the service's method table, no more or less:
+    a method missing from it would go to the node instead of being signed."""
+    from chainplug.signer.audit import AuditLog
+    from chainplug.signer.service import LOCAL_METHODS, SignerService
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    service = SignerService(lambda: None, token=None, audit=audit, rpc_url="http://127.0.0.1:9")  # type: ignore[arg-type,return-value]
+    try:
+        assert set(service._methods()) == LOCAL_METHODS
+    finally:
+        audit.close()
